@@ -1,0 +1,73 @@
+# shortlink — `make help` lists the targets. The two you need: `make run` and `make test`.
+SHELL := bash
+.DEFAULT_GOAL := help
+export SHORTLINK_CACHE ?= $(CURDIR)/.cache
+
+TOOLS := $(SHORTLINK_CACHE)/tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: $(VENV)/.synced ## Install system packages (etcd, openssl) and the Python environment.
+	@hack/install-system-deps.sh
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# requirements.lock pins every package (direct and transitive) by version; `make lock` renews it.
+$(VENV)/.synced: pyproject.toml requirements.lock | $(UV)
+	test -x $(PY) || $(UV) venv --quiet --python python3 $(VENV)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps --editable .
+	@touch $@
+
+.PHONY: lock
+lock: | $(UV) ## Re-resolve requirements.lock from pyproject.toml.
+	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header --no-annotate --upgrade -o requirements.lock
+
+.PHONY: kube-apiserver
+kube-apiserver: deps ## Build (once) and cache kube-apiserver from the pinned Go module.
+	$(PY) -c 'import os, pathlib; from shortlink_localcluster.build import ensure_kube_apiserver as e; print(e(pathlib.Path(os.environ["SHORTLINK_CACHE"])))'
+
+.PHONY: run
+run: deps ## Run everything on a local control plane; redirects on http://127.0.0.1:8080.
+	$(PY) -m shortlink_localcluster
+
+.PHONY: run-operator
+run-operator: deps ## Run the operator against the cluster of $KUBECONFIG.
+	$(PY) -m shortlink_operator
+
+.PHONY: run-redirector
+run-redirector: deps ## Run a redirector on 127.0.0.1:8080 against the cluster of $KUBECONFIG.
+	$(PY) -m shortlink_redirector --host 127.0.0.1 --metrics-host 127.0.0.1
+
+.PHONY: lint
+lint: deps ## ruff (lint and format) and mypy --strict.
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: test
+test: lint kube-apiserver ## Lint, then every test tier: unit, component, cluster.
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: deps ## Only the unit and component tiers (no control plane).
+	$(VENV)/bin/pytest tests/unit tests/component $(PYTEST_ARGS)
+
+.PHONY: format
+format: deps ## Format and autofix the code.
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches (keeps the built kube-apiserver).
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(SHORTLINK_CACHE)/run

@@ -1,0 +1,26 @@
+"""Names of the ShortLink API and of the objects shortlink owns in the cluster.
+
+One place for every string that the CRD, the operator, the redirector and the Helm chart must agree
+on, so a rename is a one-line change.
+"""
+
+from typing import Final
+
+GROUP: Final = "shortlink.dev"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "ShortLink"
+PLURAL: Final = "shortlinks"
+
+#: Label on every routing-table ConfigMap; the redirector watches exactly this selector.
+TABLE_LABEL: Final = f"{GROUP}/routing-table"
+TABLE_LABEL_SELECTOR: Final = f"{TABLE_LABEL}=true"
+#: Label naming the component that manages an object (Kubernetes recommended label).
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY: Final = "shortlink-operator"
+#: Prefix of the routing-table ConfigMaps' names: `<prefix>-<shard number>`.
+TABLE_NAME_PREFIX: Final = "shortlink-routes"
+
+#: Field manager and kopf annotation prefix, so our writes are recognisable in managedFields.
+FIELD_MANAGER: Final = "shortlink-operator"
+ANNOTATION_PREFIX: Final = f"operator.{GROUP}"

@@ -1,0 +1,221 @@
+"""Starts etcd and kube-apiserver on 127.0.0.1 and writes a kubeconfig for an admin.
+
+The admin authenticates with a static token in the `system:masters` group; authorization is RBAC,
+so ServiceAccount tokens (from the TokenRequest API) are held to exactly the roles they are bound
+to. The apiserver self-signs its serving certificate in `pki/serving`, and the kubeconfig trusts
+that file. The API server can be stopped and started again on the same port, with etcd kept, to
+test what clients do while it is away.
+"""
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import yaml
+
+from shortlink_localcluster.processes import Process, wait_until
+
+SERVICE_CLUSTER_IP_RANGE: Final = "10.96.0.0/16"
+READY_TIMEOUT: Final = 60.0
+
+
+class ControlPlaneError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ControlPlane:
+    """A local control plane whose state lives under `workdir`."""
+
+    workdir: Path
+    kube_apiserver: Path
+    etcd: str = field(default_factory=lambda: shutil.which("etcd") or "etcd")
+    apiserver_port: int = field(default_factory=free_port)
+    etcd_port: int = field(default_factory=free_port)
+    etcd_peer_port: int = field(default_factory=free_port)
+    _etcd: Process | None = None
+    _apiserver: Process | None = None
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    @property
+    def logs(self) -> Path:
+        return self.workdir / "logs"
+
+    @property
+    def _pki(self) -> Path:
+        return self.workdir / "pki"
+
+    @property
+    def _serving_ca(self) -> Path:
+        return self._pki / "serving" / "apiserver.crt"
+
+    def start(self) -> None:
+        if shutil.which(self.etcd) is None:
+            raise ControlPlaneError(
+                "etcd is not installed; `make deps` installs Debian's etcd-server"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        token = self._make_credentials()
+        self._start_etcd()
+        self.start_apiserver()
+        self._write_kubeconfig(token)
+
+    def stop(self) -> None:
+        self.stop_apiserver()
+        if self._etcd is not None:
+            self._etcd.stop()
+            self._etcd = None
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver (again) on the same port and wait until it is ready."""
+        pki = self._pki
+        self._apiserver = Process(
+            "kube-apiserver",
+            [
+                str(self.kube_apiserver),
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.apiserver_port}",
+                f"--cert-dir={pki / 'serving'}",
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki / 'service-account.pub'}",
+                f"--service-account-signing-key-file={pki / 'service-account.key'}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                # Without a kubelet there is no endpoint to publish for the `kubernetes` service.
+                "--endpoint-reconciler-type=none",
+            ],
+            log_path=self.logs / "kube-apiserver.log",
+        )
+        wait_until(
+            self._ready,
+            timeout=READY_TIMEOUT,
+            what="kube-apiserver /readyz",
+            interval=0.1,
+            alive=[self._apiserver],
+        )
+
+    def stop_apiserver(self) -> None:
+        if self._apiserver is not None:
+            self._apiserver.stop()
+            self._apiserver = None
+
+    def _start_etcd(self) -> None:
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        client = f"http://127.0.0.1:{self.etcd_port}"
+        self._etcd = Process(
+            "etcd",
+            [
+                self.etcd,
+                "--name=local",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=local={peer}",
+                "--log-level=warn",
+            ],
+            log_path=self.logs / "etcd.log",
+        )
+
+    def _make_credentials(self) -> str:
+        """Create (once) the service-account key pair and the admin token; return the token."""
+        pki = self._pki
+        pki.mkdir(parents=True, exist_ok=True)
+        key = pki / "service-account.key"
+        if not key.exists():
+            subprocess.run(
+                ["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True
+            )
+            subprocess.run(
+                [
+                    "openssl",
+                    "rsa",
+                    "-in",
+                    str(key),
+                    "-pubout",
+                    "-out",
+                    str(pki / "service-account.pub"),
+                ],
+                check=True,
+                capture_output=True,
+            )
+        tokens = pki / "tokens.csv"
+        if not tokens.exists():
+            tokens.write_text(f'{secrets.token_hex(24)},admin,admin,"system:masters"\n')
+            tokens.chmod(0o600)
+        return tokens.read_text().split(",", 1)[0]
+
+    def _write_kubeconfig(self, token: str) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "shortlink-local",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority": str(self._serving_ca),
+                    },
+                }
+            ],
+            "users": [{"name": "admin", "user": {"token": token}}],
+            "contexts": [
+                {
+                    "name": "shortlink-local",
+                    "context": {
+                        "cluster": "shortlink-local",
+                        "user": "admin",
+                        "namespace": "default",
+                    },
+                }
+            ],
+            "current-context": "shortlink-local",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.kubeconfig.chmod(0o600)
+
+    def _ready(self) -> bool:
+        if not self._serving_ca.exists():
+            return False
+        context = ssl.create_default_context(cafile=str(self._serving_ca))
+        token = (self._pki / "tokens.csv").read_text().split(",", 1)[0]
+        request = urllib.request.Request(  # noqa: S310 - an https URL we built
+            f"{self.server}/readyz", headers={"Authorization": f"Bearer {token}"}
+        )
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(request, context=context, timeout=2) as response,  # noqa: S310 - https URL we built
+        ):
+            return bool(response.status == 200)
+        return False
+
+    def env(self) -> dict[str, str]:
+        """The environment a client process needs to reach this control plane."""
+        return dict(os.environ, KUBECONFIG=str(self.kubeconfig))

@@ -1,0 +1,26 @@
+"""`python -m shortlink_operator`: run the operator against the cluster of the kubeconfig or pod."""
+
+import logging
+from collections.abc import Sequence
+
+import kopf
+
+from shortlink_operator import handlers
+from shortlink_operator.config import parse_config
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_config(argv)
+    kopf.configure(verbose=False)  # kopf sets up logging for the whole process
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request is noise
+    assert handlers.shortlinks  # the import above registers the handlers with kopf
+    kopf.run(
+        clusterwide=True,
+        standalone=True,
+        liveness_endpoint=config.liveness_endpoint,
+        memo=kopf.Memo(config=config),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Status the way the Kubernetes API conventions shape it.
+
+`Ready` summarises a link: True once it is in the routing table, False with a CamelCase reason and
+a message otherwise. `lastTransitionTime` changes only when `status` flips, and `desired_status`
+returns None when the object already says what it should, so a pass over unchanged links writes
+nothing.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+READY: Final = "Ready"
+
+
+class Reason:
+    """Reasons on the `Ready` condition; one per outcome a user can act on."""
+
+    PUBLISHED: Final = "Published"
+    INVALID_SPEC: Final = "InvalidSpec"
+    SLUG_CONFLICT: Final = "SlugConflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the operator concluded about one link in this pass."""
+
+    ready: bool
+    reason: str
+    message: str
+    slug: str | None = None
+    short_url: str | None = None
+
+
+def desired_status(
+    current: Mapping[str, Any], outcome: Outcome, *, generation: int, now: str
+) -> dict[str, Any] | None:
+    """The status to write for `outcome`, or None if `current` already says it."""
+    flag = "True" if outcome.ready else "False"
+    previous = _find_condition(current.get("conditions"), READY)
+    unchanged_flag = previous is not None and previous.get("status") == flag
+    transition_time = previous.get("lastTransitionTime") if unchanged_flag and previous else now
+    condition = {
+        "type": READY,
+        "status": flag,
+        "observedGeneration": generation,
+        "lastTransitionTime": transition_time or now,
+        "reason": outcome.reason,
+        "message": outcome.message,
+    }
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "slug": outcome.slug,
+        "shortURL": outcome.short_url,
+        "conditions": [condition],
+    }
+    comparable = {key: current.get(key) for key in status}
+    return None if comparable == status else status
+
+
+def _find_condition(conditions: object, kind: str) -> Mapping[str, Any] | None:
+    if isinstance(conditions, list):
+        for condition in conditions:
+            if isinstance(condition, Mapping) and condition.get("type") == kind:
+                return condition
+    return None

@@ -1,0 +1,157 @@
+"""The operator's only door to the Kubernetes API: routing-table ConfigMaps and ShortLink status.
+
+Every write to a shard carries the resourceVersion it was computed from, so a concurrent writer
+makes the API server answer 409 (`Conflict`) instead of being silently overwritten.
+"""
+
+import contextlib
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+import kr8s
+import kr8s.asyncio
+
+from shortlink_core.api import (
+    API_VERSION,
+    FIELD_MANAGER,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PLURAL,
+    TABLE_LABEL,
+    TABLE_LABEL_SELECTOR,
+)
+
+REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
+
+
+class Conflict(Exception):
+    """The object changed since it was read; re-read it and compute the write again."""
+
+
+class Gone(Exception):
+    """The object does not exist (any more)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """A routing-table ConfigMap as it is in the cluster."""
+
+    name: str
+    resource_version: str
+    data: Mapping[str, str]
+
+
+class Kube:
+    """Talks to the cluster of the in-cluster service account or the kubeconfig, as kubectl would.
+
+    The connection is made on the first request, so an API server that is away at start-up is an
+    error of that request (retried by the caller), not of the process.
+    """
+
+    def __init__(self, *, namespace: str, api: Any = None) -> None:
+        self._api = api
+        self.namespace = namespace
+
+    async def list_shards(self) -> dict[str, Shard]:
+        body = await self._call(
+            "GET", "v1", "configmaps", params={"labelSelector": TABLE_LABEL_SELECTOR}
+        )
+        return {item["metadata"]["name"]: _shard(item) for item in body["items"]}
+
+    async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "labels": {TABLE_LABEL: "true", MANAGED_BY_LABEL: MANAGED_BY},
+            },
+            "data": dict(data),
+        }
+        return _shard(await self._call("POST", "v1", "configmaps", json=body))
+
+    async def update_shard(self, shard: Shard, data: Mapping[str, str]) -> Shard:
+        # A merge patch with metadata.resourceVersion is a precondition: 409 if it moved on.
+        patch = {
+            "metadata": {"resourceVersion": shard.resource_version},
+            "data": _replacing(shard.data, data),
+        }
+        return _shard(
+            await self._call(
+                "PATCH",
+                "v1",
+                f"configmaps/{shard.name}",
+                content=json.dumps(patch),
+                headers=MERGE_PATCH,
+            )
+        )
+
+    async def delete_shard(self, shard: Shard) -> None:
+        options = {"preconditions": {"resourceVersion": shard.resource_version}}
+        with contextlib.suppress(Gone):  # already deleted is deleted
+            await self._call("DELETE", "v1", f"configmaps/{shard.name}", json=options)
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        """Merge `status` into a ShortLink's status; a link deleted meanwhile is not an error."""
+        with contextlib.suppress(Gone):
+            await self._call(
+                "PATCH",
+                API_VERSION,
+                f"{PLURAL}/{name}/status",
+                namespace=namespace,
+                content=json.dumps({"status": status}),
+                headers=MERGE_PATCH,
+            )
+
+    async def any_shortlinks(self) -> bool:
+        body = await self._call("GET", API_VERSION, PLURAL, namespace="", params={"limit": 1})
+        return bool(body["items"])
+
+    async def _call(
+        self, method: str, version: str, url: str, *, namespace: str | None = None, **kwargs: Any
+    ) -> Any:
+        params = dict(kwargs.pop("params", {}))
+        if method in {"POST", "PATCH", "PUT"}:
+            params["fieldManager"] = FIELD_MANAGER
+        if self._api is None:
+            with warnings.catch_warnings():
+                # kr8s warns about any Kubernetes newer than it was tested with; we test ours.
+                warnings.filterwarnings("ignore", "Kubernetes version", UserWarning)
+                self._api = await kr8s.asyncio.api()
+        try:
+            async with self._api.call_api(
+                method,
+                version=version,
+                namespace=self.namespace if namespace is None else namespace,
+                url=url,
+                params=params,
+                timeout=REQUEST_TIMEOUT,
+                **kwargs,
+            ) as response:
+                return response.json()
+        except kr8s.ServerError as error:
+            code = error.response.status_code if error.response is not None else None
+            if code == 409:
+                raise Conflict(str(error)) from error
+            if code == 404:
+                raise Gone(str(error)) from error
+            raise
+
+
+def _shard(item: Mapping[str, Any]) -> Shard:
+    meta = item["metadata"]
+    return Shard(
+        name=meta["name"], resource_version=meta["resourceVersion"], data=item.get("data") or {}
+    )
+
+
+def _replacing(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str | None]:
+    """A merge-patch `data` that turns `old` into `new` (null removes a key)."""
+    patch: dict[str, str | None] = {key: None for key in old if key not in new}
+    patch.update(new)
+    return patch

@@ -1,0 +1,71 @@
+"""The redirector's settings, from command-line flags with environment-variable defaults."""
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectorConfig:
+    #: Where the routing-table ConfigMaps live (the operator's namespace).
+    namespace: str
+    host: str = "0.0.0.0"  # noqa: S104 - a server in a pod listens on all of the pod's addresses
+    port: int = 8080
+    metrics_host: str = "0.0.0.0"  # noqa: S104
+    metrics_port: int = 9090
+    log_level: str = "info"
+
+
+def _default_namespace() -> str:
+    if SERVICE_ACCOUNT_NAMESPACE.exists():
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    return "shortlink-system"
+
+
+def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="shortlink-redirector",
+        description="Serves shortlink redirects from the routing table.",
+    )
+    parser.add_argument(
+        "--namespace",
+        default=env("SHORTLINK_NAMESPACE") or _default_namespace(),
+        help="namespace of the routing-table ConfigMaps [$SHORTLINK_NAMESPACE; in a pod, its own]",
+    )
+    parser.add_argument(
+        "--host",
+        default=env("SHORTLINK_HOST", "0.0.0.0"),  # noqa: S104 - all of the pod's addresses
+        help="address to serve redirects on [$SHORTLINK_HOST]",
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(env("SHORTLINK_PORT", "8080")), help="[$SHORTLINK_PORT]"
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default=env("SHORTLINK_METRICS_HOST", "0.0.0.0"),  # noqa: S104
+        help="address of the Prometheus endpoint [$SHORTLINK_METRICS_HOST]",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(env("SHORTLINK_METRICS_PORT", "9090")),
+        help="port of the Prometheus endpoint /metrics [$SHORTLINK_METRICS_PORT]",
+    )
+    parser.add_argument(
+        "--log-level", default=env("SHORTLINK_LOG_LEVEL", "info"), help="[$SHORTLINK_LOG_LEVEL]"
+    )
+    args = parser.parse_args(argv)
+    return RedirectorConfig(
+        namespace=args.namespace,
+        host=args.host,
+        port=args.port,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+        log_level=args.log_level,
+    )

@@ -1,0 +1,105 @@
+"""Helpers for cluster tests: kubectl in a test's namespace, waiting, and following a short URL."""
+
+import json
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from shortlink_localcluster.controlplane import ControlPlane
+from shortlink_localcluster.stack import Stack, kubectl
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05) -> T:
+    """Call `probe` until it returns without an AssertionError; re-raise the last one on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return probe()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
+
+
+def shortlink(name: str, url: str, **spec: Any) -> str:
+    body = {"apiVersion": "shortlink.dev/v1alpha1", "kind": "ShortLink", "metadata": {"name": name}}
+    body["spec"] = {"url": url, **spec}
+    return json.dumps(body)
+
+
+def follow(stack: Stack, slug: str) -> tuple[int, str | None]:
+    """GET the short URL without following it: (status, Location)."""
+    response = httpx.get(f"{stack.base_url}/{slug}", follow_redirects=False, timeout=5)
+    return response.status_code, response.headers.get("location")
+
+
+def served(stack: Stack, slug: str, url: str, code: int = 302, timeout: float = 10.0) -> None:
+    """Wait until `slug` redirects to `url` with `code`."""
+
+    def check() -> None:
+        assert follow(stack, slug) == (code, url)
+
+    eventually(check, timeout=timeout)
+
+
+def not_served(stack: Stack, slug: str, timeout: float = 10.0) -> None:
+    def check() -> None:
+        assert follow(stack, slug)[0] == 404
+
+    eventually(check, timeout=timeout)
+
+
+class Cluster:
+    """kubectl for one test, with a namespace of its own (more on demand)."""
+
+    def __init__(self, control_plane: ControlPlane, *, prefix: str) -> None:
+        self.control_plane = control_plane
+        self._prefix = "".join(c if c.isalnum() else "-" for c in prefix.lower())[:40].strip("-")
+        self.namespace = self.new_namespace()
+
+    def new_namespace(self) -> str:
+        name = f"{self._prefix}-{secrets.token_hex(3)}"
+        self.kubectl("create", "namespace", name, namespace=None)
+        return name
+
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True, namespace: str | None = ""
+    ) -> subprocess.CompletedProcess[str]:
+        scope = () if namespace is None else ("-n", namespace or self.namespace)
+        return kubectl(self.control_plane, *scope, *args, stdin=stdin, check=check)
+
+    def apply(
+        self, manifest: str, *, namespace: str = "", check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.kubectl("apply", "-f", "-", stdin=manifest, check=check, namespace=namespace)
+
+    def get(self, kind: str, name: str, *, namespace: str = "") -> dict[str, Any]:
+        result = self.kubectl("get", kind, name, "-o", "json", namespace=namespace)
+        loaded: dict[str, Any] = json.loads(result.stdout)
+        return loaded
+
+    def ready(self, name: str, *, namespace: str = "") -> dict[str, Any]:
+        """The `Ready` condition of ShortLink `name` (an empty dict before there is one)."""
+        status = self.get("shortlink", name, namespace=namespace).get("status") or {}
+        for condition in status.get("conditions") or []:
+            if condition["type"] == "Ready":
+                return dict(condition)
+        return {}
+
+    def wait_reason(
+        self, name: str, reason: str, *, namespace: str = "", timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Wait until ShortLink `name` has `Ready` with `reason`; return the condition."""
+
+        def check() -> dict[str, Any]:
+            condition = self.ready(name, namespace=namespace)
+            assert condition.get("reason") == reason, condition
+            return condition
+
+        return eventually(check, timeout=timeout)

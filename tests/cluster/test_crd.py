@@ -1,0 +1,84 @@
+"""The ShortLink API as the API server serves it: validation at apply time, defaults, kubectl views.
+
+No operator is needed here: these are the answers a GitOps sync gets from the API server itself.
+"""
+
+import json
+
+import pytest
+
+from tests.cluster.helpers import Cluster, shortlink
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"url": "javascript:alert(1)"}, "url must be an absolute http:// or https:// URL"),
+        ({"url": "data:text/html,<b>hi</b>"}, "other schemes such as javascript:, data: or file:"),
+        ({"url": "file:///etc/passwd"}, "url must be an absolute http:// or https:// URL"),
+        ({"url": "https://admin:secret@example.com/"}, "url must not contain credentials"),
+        (
+            {"url": "https://example.com/a b"},
+            "url must not contain whitespace or control characters",
+        ),
+        ({"url": "https:///path-only"}, "url must have a host"),
+        ({"url": "https://example.com/" + "a" * 2048}, "spec.url: Too long"),
+        ({"url": "https://example.com/", "slug": "Team-Docs"}, "slug may contain only lowercase"),
+        ({"url": "https://example.com/", "slug": "x" * 101}, "spec.slug: Too long"),
+        (
+            {"url": "https://example.com/", "slug": "readyz"},
+            "slug must not be one of the reserved words",
+        ),
+        ({"url": "https://example.com/", "redirectCode": 303}, 'supported values: "301", "302"'),
+        ({"slug": "no-url"}, "spec.url: Required value"),
+    ],
+)
+def test_invalid_links_fail_at_apply_time_with_a_readable_message(
+    cluster: Cluster, spec: dict[str, object], message: str
+) -> None:
+    body = {
+        "apiVersion": "shortlink.dev/v1alpha1",
+        "kind": "ShortLink",
+        "metadata": {"name": "bad"},
+        "spec": spec,
+    }
+    result = cluster.apply(json.dumps(body), check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "bad" not in cluster.kubectl("get", "shortlinks", "-o", "name").stdout
+
+
+def test_a_reserved_object_name_without_a_slug_is_refused(cluster: Cluster) -> None:
+    result = cluster.apply(shortlink("healthz", "https://example.com/"), check=False)
+    assert result.returncode != 0
+    assert "metadata.name is used as the slug when spec.slug is not set" in result.stderr
+
+
+def test_redirect_code_defaults_to_302(cluster: Cluster) -> None:
+    cluster.apply(shortlink("plain", "https://example.com/"))
+    assert cluster.get("shortlink", "plain")["spec"]["redirectCode"] == 302
+
+
+def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster) -> None:
+    cluster.apply(shortlink("shown", "https://example.com/shown", redirectCode=301))
+    for resource in ("sl", "shortlinks", "shortlink.shortlink.dev"):
+        header, row = cluster.kubectl("get", resource).stdout.splitlines()[:2]
+        assert header.split() == ["NAME", "SLUG", "URL", "CODE", "READY", "REASON", "AGE"]
+        assert row.split()[:3] == ["shown", "https://example.com/shown", "301"]
+
+
+def test_the_category_lists_shortlinks(cluster: Cluster) -> None:
+    cluster.apply(shortlink("categorised", "https://example.com/"))
+    names = cluster.kubectl("get", "shortlink", "-o", "name").stdout.split()
+    assert "shortlink.shortlink.dev/categorised" in names
+    resources = cluster.kubectl(
+        "api-resources", "--categories=shortlink", "-o", "name", namespace=None
+    )
+    assert resources.stdout.split() == ["shortlinks.shortlink.dev"]
+
+
+def test_kubectl_explain_documents_every_spec_field(cluster: Cluster) -> None:
+    explained = cluster.kubectl("explain", "shortlink.spec", namespace=None).stdout
+    for field in ("url", "slug", "redirectCode"):
+        assert f"\n  {field}\t" in explained
+    assert "Defaults to" in explained
