@@ -30,8 +30,11 @@ $(VENV)/.synced: pyproject.toml requirements.lock | $(UV)
 	@touch $@
 
 .PHONY: lock
-lock: | $(UV) ## Re-resolve requirements.lock from pyproject.toml.
-	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header --no-annotate --upgrade -o requirements.lock
+lock: | $(UV) ## Re-resolve requirements.lock (dev) and requirements-runtime.lock (images).
+	$(UV) pip compile pyproject.toml --group dev $(LOCK_FLAGS) -o requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements-runtime.lock
+
+LOCK_FLAGS := --python-version 3.11 --no-header --no-annotate --upgrade --quiet
 
 .PHONY: kube-apiserver
 kube-apiserver: deps ## Build (once) and cache kube-apiserver from the pinned Go module.
