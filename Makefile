@@ -31,10 +31,11 @@ $(VENV)/.synced: pyproject.toml requirements.lock | $(UV)
 
 .PHONY: lock
 lock: | $(UV) ## Re-resolve requirements.lock (dev) and requirements-runtime.lock (images).
-	$(UV) pip compile pyproject.toml --group dev $(LOCK_FLAGS) -o requirements.lock
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements-runtime.lock
+	$(UV) pip compile pyproject.toml --group dev $(LOCK_FLAGS) $(LOCK_UPGRADE) -o requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(LOCK_UPGRADE) -o requirements-runtime.lock
 
-LOCK_FLAGS := --python-version 3.11 --no-header --no-annotate --upgrade --quiet
+LOCK_FLAGS := --python-version 3.11 --no-header --no-annotate --quiet
+# `make lock LOCK_UPGRADE=--upgrade` moves every pin to the newest release.
 
 .PHONY: kube-apiserver
 kube-apiserver: deps ## Build (once) and cache kube-apiserver from the pinned Go module.

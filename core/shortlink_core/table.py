@@ -1,10 +1,12 @@
 """The routing table: how served links are split into shards and encoded in ConfigMaps.
 
 The operator is the only writer and the redirectors are the readers. The table is cut into a fixed
-number of shards by a stable hash of the routing key, so one link change rewrites one shard and no
-ConfigMap approaches the API server's 1 MiB object limit. Each shard is a ConfigMap whose data holds
-a format version and the routes as compact JSON with sorted keys: the same links always encode to
-the same bytes, so the operator can tell "unchanged" by comparing strings.
+number of shards by a stable hash of the routing key (host and match key), so one link change
+rewrites one shard and no ConfigMap approaches the API server's 1 MiB object limit. Each shard is a
+ConfigMap whose data holds a format version and the routes as compact JSON with sorted keys: the
+same links always encode to the same bytes, so the operator can tell "unchanged" by comparing
+strings. Each entry has the shape of a ShortLink spec, so the reader re-validates it with
+`parse_link`, plus the namespace and name of the ShortLink it comes from.
 """
 
 import json
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from shortlink_core.api import TABLE_NAME_PREFIX
-from shortlink_core.link import REDIRECT_CODES
-from shortlink_core.validation import InvalidLink, normalize_url, validate_slug
+from shortlink_core.link import Link, link_to_entry, parse_link
+from shortlink_core.matching import routing_key
+from shortlink_core.validation import InvalidLink
 
 #: Bumped whenever a reader built for the old encoding would misread the new one.
 FORMAT_VERSION: Final = "1"
@@ -29,13 +32,16 @@ class TableFormatError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One served link: the slug, where it goes, and which ShortLink it comes from."""
+    """One served path: the slug (or alias), the link behind it, and the ShortLink it comes from."""
 
     slug: str
-    url: str
-    code: int
+    link: Link
     namespace: str
     name: str
+
+    @property
+    def key(self) -> str:
+        return routing_key(self.link.host, self.slug)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +52,9 @@ class DecodedShard:
     rejected: tuple[str, ...]
 
 
-def shard_index(slug: str, shard_count: int) -> int:
+def shard_index(key: str, shard_count: int) -> int:
     """The shard a routing key belongs to; stable across processes, hosts and Python versions."""
-    return zlib.crc32(slug.encode()) % shard_count
+    return zlib.crc32(key.encode()) % shard_count
 
 
 def shard_name(index: int) -> str:
@@ -56,26 +62,25 @@ def shard_name(index: int) -> str:
     return f"{TABLE_NAME_PREFIX}-{index:03d}"
 
 
+def encode_route(route: Route) -> str:
+    """One entry's JSON, as it appears in its shard (used to measure entries against a budget)."""
+    entry = link_to_entry(route.link, slug=route.slug)
+    entry |= {"namespace": route.namespace, "name": route.name}
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def encode_shard(routes: Iterable[Route]) -> dict[str, str]:
     """The ConfigMap `data` of a shard holding `routes` (deterministic: sorted, compact)."""
-    entries = {
-        route.slug: {
-            "url": route.url,
-            "code": route.code,
-            "namespace": route.namespace,
-            "name": route.name,
-        }
-        for route in routes
-    }
-    payload = json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return {FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: payload}
+    entries = sorted((route.key, encode_route(route)) for route in routes)
+    body = ",".join(f"{json.dumps(key)}:{entry}" for key, entry in entries)
+    return {FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: "{" + body + "}"}
 
 
 def split_into_shards(routes: Iterable[Route], shard_count: int) -> dict[str, dict[str, str]]:
     """Encode `routes` as shards, by ConfigMap name; shards with no routes are left out."""
     buckets: dict[int, list[Route]] = {}
     for route in routes:
-        buckets.setdefault(shard_index(route.slug, shard_count), []).append(route)
+        buckets.setdefault(shard_index(route.key, shard_count), []).append(route)
     return {shard_name(index): encode_shard(bucket) for index, bucket in sorted(buckets.items())}
 
 
@@ -99,23 +104,28 @@ def decode_shard(data: Mapping[str, str]) -> DecodedShard:
         raise TableFormatError(f"{ROUTES_KEY} must be a JSON object")
     routes: list[Route] = []
     rejected: list[str] = []
-    for slug, entry in entries.items():
+    for key, entry in entries.items():
         try:
-            routes.append(_decode_route(slug, entry))
+            routes.append(_decode_route(key, entry))
         except InvalidLink as error:
-            rejected.append(f"{slug!r}: {error}")
+            rejected.append(f"{key!r}: {error}")
     return DecodedShard(routes=tuple(routes), rejected=tuple(rejected))
 
 
-def _decode_route(slug: str, entry: object) -> Route:
+def _decode_route(key: str, entry: object) -> Route:
     if not isinstance(entry, dict):
         raise InvalidLink("entry must be a JSON object")
-    url, code = entry.get("url"), entry.get("code")
     namespace, name = entry.get("namespace"), entry.get("name")
-    if not isinstance(url, str) or not isinstance(namespace, str) or not isinstance(name, str):
-        raise InvalidLink("entry needs string fields url, namespace and name")
-    if code not in REDIRECT_CODES or isinstance(code, bool):
-        raise InvalidLink(f"redirect code {code!r} is not one of {REDIRECT_CODES}")
-    if normalize_url(url) != url:
+    if not isinstance(namespace, str) or not isinstance(name, str):
+        raise InvalidLink("entry needs string fields namespace and name")
+    link = parse_link(entry)
+    if link.slug is None:
+        raise InvalidLink("entry needs a slug")
+    if link.aliases or link.utm:
+        raise InvalidLink("entries hold one slug each, with UTM tags already applied")
+    route = Route(slug=link.slug, link=link, namespace=namespace, name=name)
+    if route.key != key:
+        raise InvalidLink(f"entry is filed under {key!r} but its host and slug say {route.key!r}")
+    if entry.get("url") != link.url:
         raise InvalidLink("url is not in the normalised form the operator writes")
-    return Route(slug=validate_slug(slug), url=url, code=code, namespace=namespace, name=name)
+    return route

@@ -19,7 +19,13 @@ RESERVED_SLUGS: Final = frozenset(
     {"healthz", "livez", "readyz", "metrics", "robots.txt", "favicon.ico"}
 )
 SLUG_PATTERN: Final = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
+HOST_PATTERN: Final = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
+# Letters only, so normalisation leaves them alone wherever they stand.
+_PATH_MARK: Final = "SHORTLINKPATHPLACEHOLDER"
+_QUERY_MARK: Final = "SHORTLINKQUERYPLACEHOLDER"
 _CONTROL_OR_SPACE: Final = re.compile(r"[\x00-\x20\x7f]")
 # Characters kept as they are when a URL is made ASCII: everything RFC 3986 allows, plus "%" so
 # that what is already percent-encoded is not encoded twice.
@@ -28,6 +34,19 @@ _URL_SAFE: Final = string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;
 
 class InvalidLink(ValueError):
     """A link that can never be served as written; the message says why, for a person."""
+
+
+def validate_host(host: str) -> str:
+    """Return the ASCII, lowercase form of a short-link host name, or raise `InvalidLink`."""
+    try:
+        ascii_host = host.strip().lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidLink(f"host {host!r} is not a valid host name") from None
+    if not HOST_PATTERN.fullmatch(ascii_host):
+        raise InvalidLink(
+            f"host {host!r} must be a DNS name such as go.example.com, without a port"
+        )
+    return ascii_host
 
 
 def validate_slug(slug: str) -> str:
@@ -44,6 +63,18 @@ def validate_slug(slug: str) -> str:
     if slug in RESERVED_SLUGS:
         raise InvalidLink(f"slug {slug!r} is reserved for the redirector's own endpoints")
     return slug
+
+
+def normalize_target(url: str) -> str:
+    """Like `normalize_url`, but `{path}` and `{query}` may stand in the path, query or fragment."""
+    marked = url.replace("{path}", _PATH_MARK).replace("{query}", _QUERY_MARK)
+    if "{" in marked or "}" in marked:
+        raise InvalidLink("url may contain only the placeholders {path} and {query}")
+    normalized = normalize_url(marked)
+    host = normalized.split("/", 3)[2]
+    if _PATH_MARK in host or _QUERY_MARK in host:
+        raise InvalidLink("placeholders may not stand in the host")
+    return normalized.replace(_PATH_MARK, "{path}").replace(_QUERY_MARK, "{query}")
 
 
 def normalize_url(url: str) -> str:

@@ -90,6 +90,8 @@ class Stack:
     operator_health_port: int = field(default_factory=free_port)
     #: Extra operator flags, e.g. a short --resync-seconds in tests.
     operator_args: tuple[str, ...] = ()
+    #: Extra redirector flags, e.g. --country-header.
+    redirector_args: tuple[str, ...] = ()
     operator: Process | None = None
     redirector: Process | None = None
 
@@ -150,6 +152,7 @@ class Stack:
             self.host,
             "--metrics-port",
             str(self.metrics_port),
+            *self.redirector_args,
         )
         wait_until(
             lambda: http_status(f"{self.base_url}/readyz") == 200,

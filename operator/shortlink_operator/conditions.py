@@ -1,9 +1,8 @@
 """Status the way the Kubernetes API conventions shape it.
 
-`Ready` summarises a link: True once it is in the routing table, False with a CamelCase reason and
-a message otherwise. `lastTransitionTime` changes only when `status` flips, and `desired_status`
-returns None when the object already says what it should, so a pass over unchanged links writes
-nothing.
+`Ready` summarises a link: True once it is served, False with a CamelCase reason and a message
+otherwise. `lastTransitionTime` changes only when `status` flips, and `desired_status` returns None
+when the object already says what it should, so a pass over unchanged links writes nothing.
 """
 
 from collections.abc import Mapping
@@ -19,6 +18,9 @@ class Reason:
     PUBLISHED: Final = "Published"
     INVALID_SPEC: Final = "InvalidSpec"
     SLUG_CONFLICT: Final = "SlugConflict"
+    SUSPENDED: Final = "Suspended"
+    SCHEDULED: Final = "Scheduled"
+    EXPIRED: Final = "Expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,7 @@ class Outcome:
     message: str
     slug: str | None = None
     short_url: str | None = None
+    aliases: tuple[str, ...] = ()
 
 
 def desired_status(
@@ -52,6 +55,7 @@ def desired_status(
         "observedGeneration": generation,
         "slug": outcome.slug,
         "shortURL": outcome.short_url,
+        "aliases": list(outcome.aliases) or None,
         "conditions": [condition],
     }
     comparable = {key: current.get(key) for key in status}

@@ -22,6 +22,8 @@ class OperatorConfig:
     debounce_seconds: float = 0.05
     #: How often to re-read the table from the cluster and repair drift, in seconds.
     resync_seconds: float = 60.0
+    #: The key of generated slugs (HMAC-SHA256); clusters sharing it generate the same codes.
+    slug_key: str = "shortlink"
     #: kopf's liveness endpoint, e.g. http://0.0.0.0:8081/healthz; None to serve none.
     liveness_endpoint: str | None = None
 
@@ -61,6 +63,11 @@ def parse_config(argv: Sequence[str] | None = None) -> OperatorConfig:
         help="how often to re-read the table and repair drift [$SHORTLINK_RESYNC_SECONDS]",
     )
     parser.add_argument(
+        "--slug-key",
+        default=env("SHORTLINK_SLUG_KEY", "shortlink"),
+        help="key for generated slugs; set it from a Secret in production [$SHORTLINK_SLUG_KEY]",
+    )
+    parser.add_argument(
         "--liveness-endpoint",
         default=env("SHORTLINK_LIVENESS_ENDPOINT"),
         help="kopf liveness endpoint, [$SHORTLINK_LIVENESS_ENDPOINT]",
@@ -75,5 +82,6 @@ def parse_config(argv: Sequence[str] | None = None) -> OperatorConfig:
         public_base_url=args.public_base_url.rstrip("/"),
         shard_count=args.shards,
         resync_seconds=args.resync_seconds,
+        slug_key=args.slug_key,
         liveness_endpoint=args.liveness_endpoint,
     )

@@ -12,13 +12,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Kube, Shard
 from shortlink_operator.links import IndexedLink
-from shortlink_operator.planning import plan
+from shortlink_operator.planning import Settings, plan
 
 LinkSource = Callable[[], Iterable[IndexedLink]]
 BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
@@ -26,13 +25,9 @@ BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
 logger = logging.getLogger(__name__)
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Publisher:
     def __init__(
-        self, *, kube: Kube, config: OperatorConfig, clock: Callable[[], str] = _now
+        self, *, kube: Kube, config: OperatorConfig, clock: Callable[[], float] = time.time
     ) -> None:
         self._kube = kube
         self._config = config
@@ -44,6 +39,13 @@ class Publisher:
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
         self.last_success: float | None = None
+        # When a link's outcome changes by itself (activeFrom, expiresAt passing).
+        self._next_change: float | None = None
+        self._settings = Settings(
+            base_url=config.public_base_url,
+            shard_count=config.shard_count,
+            slug_key=config.slug_key.encode(),
+        )
 
     def request(self, source: LinkSource) -> None:
         """Ask for a pass over the links that `source` returns (the complete, current set)."""
@@ -58,8 +60,11 @@ class Publisher:
             )  # no links at all: publish the empty table, removing stale shards
         failures = 0
         while True:
+            timeout = self._config.resync_seconds
+            if self._next_change is not None:
+                timeout = min(timeout, max(0.0, self._next_change - self._clock()))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._config.resync_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 self._shards = None  # periodic resync: repair anything changed behind our back
             await asyncio.sleep(self._config.debounce_seconds)
@@ -105,11 +110,11 @@ class Publisher:
             self._shards = await self._kube.list_shards()
         wanted = plan(
             links,
-            base_url=self._config.public_base_url,
-            shard_count=self._config.shard_count,
+            settings=self._settings,
             now=self._clock(),
             status_of=lambda link: self._written.get(link.key, link.status),
         )
+        self._next_change = wanted.next_change
         shards = self._shards
         for name, data in wanted.shards.items():
             current = shards.get(name)

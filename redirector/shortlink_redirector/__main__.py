@@ -19,7 +19,7 @@ from shortlink_redirector.app import create_app
 from shortlink_redirector.config import RedirectorConfig, parse_config
 from shortlink_redirector.follower import TableFollower
 from shortlink_redirector.kube import ShardSource
-from shortlink_redirector.state import RedirectorState
+from shortlink_redirector.state import RedirectorState, ServingSettings
 
 
 class _Server(uvicorn.Server):
@@ -29,7 +29,11 @@ class _Server(uvicorn.Server):
 
 
 async def serve(config: RedirectorConfig) -> None:
-    state = RedirectorState()
+    state = RedirectorState(
+        serving=ServingSettings(
+            permanent_max_age=config.permanent_max_age, country_header=config.country_header
+        )
+    )
     follower = TableFollower(source=ShardSource(namespace=config.namespace), state=state)
     common = {"access_log": False, "lifespan": "off", "log_level": config.log_level}
     redirects = _Server(

@@ -19,6 +19,8 @@ class RedirectorConfig:
     metrics_host: str = "0.0.0.0"  # noqa: S104
     metrics_port: int = 9090
     log_level: str = "info"
+    permanent_max_age: int = 3600
+    country_header: str = ""
 
 
 def _default_namespace() -> str:
@@ -60,6 +62,18 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
     parser.add_argument(
         "--log-level", default=env("SHORTLINK_LOG_LEVEL", "info"), help="[$SHORTLINK_LOG_LEVEL]"
     )
+    parser.add_argument(
+        "--permanent-max-age",
+        type=int,
+        default=int(env("SHORTLINK_PERMANENT_MAX_AGE", "3600")),
+        help="Cache-Control max-age of 301/308 redirects, seconds [$SHORTLINK_PERMANENT_MAX_AGE]",
+    )
+    parser.add_argument(
+        "--country-header",
+        default=env("SHORTLINK_COUNTRY_HEADER", ""),
+        help="trusted header with the visitor's country code, e.g. CF-IPCountry "
+        "[$SHORTLINK_COUNTRY_HEADER]",
+    )
     args = parser.parse_args(argv)
     return RedirectorConfig(
         namespace=args.namespace,
@@ -68,4 +82,6 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
         log_level=args.log_level,
+        permanent_max_age=args.permanent_max_age,
+        country_header=args.country_header.lower(),
     )

@@ -81,7 +81,7 @@ def _with_shard(
 ) -> RoutingTable:
     metrics = state.metrics
     if not data:
-        return table.with_shard(name, (), metrics.links)
+        return table.with_shard(name, (), metrics.links, max_age=state.serving.permanent_max_age)
     try:
         decoded = decode_shard(data)
     except TableFormatError as error:
@@ -91,7 +91,9 @@ def _with_shard(
     for rejected in decoded.rejected:
         metrics.table_load_failures.inc()
         logger.error("shard %s: entry not served: %s", name, rejected)
-    return table.with_shard(name, decoded.routes, metrics.links)
+    return table.with_shard(
+        name, decoded.routes, metrics.links, max_age=state.serving.permanent_max_age
+    )
 
 
 def _swap(state: RedirectorState, table: RoutingTable) -> None:

@@ -6,9 +6,21 @@ from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.table import EMPTY_TABLE, RoutingTable
 
 
+@dataclass(frozen=True, slots=True)
+class ServingSettings:
+    """How redirects are answered (from the redirector's configuration)."""
+
+    #: Cache-Control max-age of permanent (301, 308) redirects, in seconds.
+    permanent_max_age: int = 3600
+    #: The request header holding the visitor's country (set by a trusted CDN or proxy); empty
+    #: when there is none, so country rules never match.
+    country_header: str = ""
+
+
 @dataclass
 class RedirectorState:
     metrics: RedirectorMetrics = field(default_factory=RedirectorMetrics)
+    serving: ServingSettings = field(default_factory=ServingSettings)
     #: Replaced whole, never changed in place (see `table`).
     table: RoutingTable = EMPTY_TABLE
     #: True once a complete table has been loaded; stays True while serving the last good one.

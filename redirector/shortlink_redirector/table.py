@@ -1,15 +1,17 @@
-"""The routing table as the redirector serves it: immutable, with every response prepared.
+"""The routing table as the redirector serves it: immutable, with responses prepared at load time.
 
-A `RoutingTable` maps a slug to a `ServedRoute` whose status and headers were built once, when the
-table was loaded, so serving a redirect is a dict lookup and two `send` calls. Tables are never
-changed in place: a change builds a new table from the old one, and the app swaps it in with one
-assignment, so a request sees either the old table or the new one, never a mix.
+A `RoutingTable` maps routing keys (host and match key) to `ServedRoute`s. Links that answer the
+same way for everyone (no rules, no time window, no template) also get a prepared status and header
+list, filed in `fast` under their exact path, so the common redirect is one dict lookup and two
+`send` calls. Tables are never changed in place: a change builds a new table from the old one, and
+the app swaps it in with one assignment, so a request sees the old table or the new, never a mix.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
+from shortlink_core.matching import match_key
 from shortlink_core.table import Route
 from shortlink_redirector.metrics import LinkCounter, LinkCounters
 
@@ -17,57 +19,102 @@ Headers = list[tuple[bytes, bytes]]
 
 #: Permanent redirects may be cached by browsers; temporary ones must come back, to be counted.
 PERMANENT_CODES: Final = frozenset({301, 308})
+COMMON_HEADERS: Final = (
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-robots-tag", b"noindex"),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ServedRoute:
     route: Route
+    counter: LinkCounter
+    #: True when every visitor gets the same answer (no rules, times or template).
+    uniform: bool
+    #: The prepared answer for a plain request (no path suffix, no query string).
     status: int
     headers: Headers
-    counter: LinkCounter
 
 
-def prepare(route: Route, counter: LinkCounter) -> ServedRoute:
-    cache = b"public, max-age=3600" if route.code in PERMANENT_CODES else b"private, no-store"
-    headers: Headers = [
-        (b"location", route.url.encode("ascii")),  # normalised to ASCII by the operator
+def redirect_headers(location: str, *, code: int, cacheable: bool, max_age: int) -> Headers:
+    cache = (
+        f"public, max-age={max_age}"
+        if cacheable and code in PERMANENT_CODES
+        else "private, no-store"
+    )
+    return [
+        (b"location", location.encode("ascii")),  # the operator normalised every URL to ASCII
         (b"content-length", b"0"),
-        (b"cache-control", cache),
-        (b"referrer-policy", b"strict-origin-when-cross-origin"),
-        (b"x-robots-tag", b"noindex"),
+        (b"cache-control", cache.encode()),
+        *COMMON_HEADERS,
     ]
-    return ServedRoute(route=route, status=route.code, headers=headers, counter=counter)
+
+
+def prepare(route: Route, counter: LinkCounter, *, max_age: int) -> ServedRoute:
+    link = route.link
+    uniform = not (link.rules or link.active_from or link.expires_at or "{" in link.url)
+    headers = redirect_headers(
+        link.url, code=link.redirect_code, cacheable=uniform, max_age=max_age
+    )
+    return ServedRoute(route, counter, uniform, link.redirect_code, headers)
 
 
 @dataclass(frozen=True, slots=True)
 class RoutingTable:
-    """Slug → prepared route, and which slugs each shard contributed."""
+    """Every served route by routing key, the fast index, and which keys each shard holds."""
 
-    # Plain dicts, never changed after construction: a dict lookup is the cheapest there is.
-    routes: dict[str, ServedRoute]
-    shards: dict[str, frozenset[str]]
+    routes: dict[str, ServedRoute] = field(default_factory=dict)
+    #: "/<slug>" → route, for uniform links that no host-specific link shadows.
+    fast: dict[str, ServedRoute] = field(default_factory=dict)
+    shards: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: True when some link belongs to a host, so lookups must read the Host header.
+    has_hosts: bool = False
 
     def __len__(self) -> int:
         return len(self.routes)
 
     def with_shard(
-        self, name: str, routes: Iterable[Route], counters: LinkCounters
+        self, name: str, routes: Iterable[Route], counters: LinkCounters, *, max_age: int
     ) -> "RoutingTable":
-        """A new table where shard `name` holds exactly `routes` (an empty iterable removes it)."""
+        """A new table where shard `name` holds exactly `routes` (none removes the shard)."""
         merged = dict(self.routes)
-        for slug in self.shards.get(name, ()):
-            merged.pop(slug, None)
-        slugs = []
+        for key in self.shards.get(name, ()):
+            merged.pop(key, None)
+        keys = []
         for route in routes:
-            counter = counters.for_link(route.namespace, route.name, route.code)
-            merged[route.slug] = prepare(route, counter)
-            slugs.append(route.slug)
-        shards = dict(self.shards)
-        if slugs:
-            shards[name] = frozenset(slugs)
-        else:
+            counter = counters.for_link(route.namespace, route.name, route.link.redirect_code)
+            merged[route.key] = prepare(route, counter, max_age=max_age)
+            keys.append(route.key)
+        shards = {**self.shards, name: frozenset(keys)} if keys else dict(self.shards)
+        if not keys:
             shards.pop(name, None)
-        return RoutingTable(routes=merged, shards=shards)
+        return RoutingTable.build(merged, shards)
+
+    @staticmethod
+    def build(routes: dict[str, ServedRoute], shards: dict[str, frozenset[str]]) -> "RoutingTable":
+        hosted = {key.split("/", 1)[1] for key in routes if not key.startswith("/")}
+        fast = {
+            f"/{served.route.slug}": served
+            for key, served in routes.items()
+            if key.startswith("/") and served.uniform and key[1:] not in hosted
+        }
+        return RoutingTable(routes=routes, fast=fast, shards=shards, has_hosts=bool(hosted))
+
+    def lookup(self, host: str, slug: str) -> ServedRoute | None:
+        """The route for `slug` on `host`: the host's own link first, then a host-less one."""
+        key = match_key(slug)
+        served = (self.routes.get(f"{host}/{key}") if host else None) or self.routes.get(f"/{key}")
+        if served is None or (served.route.link.match == "Exact" and served.route.slug != slug):
+            return None
+        return served
+
+    def slugs_on(self, host: str) -> list[str]:
+        """Every slug a visitor of `host` can reach (for not-found suggestions)."""
+        return [
+            served.route.slug
+            for key, served in self.routes.items()
+            if key.startswith("/") or (host and key.startswith(f"{host}/"))
+        ]
 
 
-EMPTY_TABLE: Final = RoutingTable(routes={}, shards={})
+EMPTY_TABLE: Final = RoutingTable()

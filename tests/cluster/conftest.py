@@ -42,7 +42,11 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 @pytest.fixture(scope="session")
 def stack(control_plane: ControlPlane) -> Iterator[Stack]:
     """The operator (resyncing every 2 s, to show drift repair quickly) and one redirector."""
-    stack = Stack(control_plane, operator_args=("--resync-seconds", "2"))
+    stack = Stack(
+        control_plane,
+        operator_args=("--resync-seconds", "2"),
+        redirector_args=("--country-header", "CF-IPCountry"),
+    )
     stack.start()
     yield stack
     stack.stop()

@@ -1,12 +1,14 @@
 """The ShortLink API as the API server serves it: validation at apply time, defaults, kubectl views.
 
-No operator is needed here: these are the answers a GitOps sync gets from the API server itself.
+Apart from the printer columns, no operator is needed: these are the answers a GitOps sync gets
+from the API server itself.
 """
 
 import json
 
 import pytest
 
+from shortlink_localcluster.stack import Stack
 from tests.cluster.helpers import Cluster, shortlink
 
 
@@ -59,12 +61,27 @@ def test_redirect_code_defaults_to_302(cluster: Cluster) -> None:
     assert cluster.get("shortlink", "plain")["spec"]["redirectCode"] == 302
 
 
-def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster) -> None:
-    cluster.apply(shortlink("shown", "https://example.com/shown", redirectCode=301))
+def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster, stack: Stack) -> None:
+    cluster.apply(
+        shortlink(
+            "shown",
+            "https://example.com/shown",
+            slug=f"shown-{cluster.namespace}",
+            redirectCode=301,
+        )
+    )
+    cluster.wait_reason("shown", "Published")
     for resource in ("sl", "shortlinks", "shortlink.shortlink.dev"):
         header, row = cluster.kubectl("get", resource).stdout.splitlines()[:2]
         assert header.split() == ["NAME", "SLUG", "URL", "CODE", "READY", "REASON", "AGE"]
-        assert row.split()[:3] == ["shown", "https://example.com/shown", "301"]
+        assert row.split()[:6] == [
+            "shown",
+            f"shown-{cluster.namespace}",
+            "https://example.com/shown",
+            "301",
+            "True",
+            "Published",
+        ]
 
 
 def test_the_category_lists_shortlinks(cluster: Cluster) -> None:
@@ -79,6 +96,24 @@ def test_the_category_lists_shortlinks(cluster: Cluster) -> None:
 
 def test_kubectl_explain_documents_every_spec_field(cluster: Cluster) -> None:
     explained = cluster.kubectl("explain", "shortlink.spec", namespace=None).stdout
-    for field in ("url", "slug", "redirectCode"):
+    fields = (
+        "url",
+        "slug",
+        "redirectCode",
+        "generateSlug",
+        "description",
+        "aliases",
+        "host",
+        "match",
+        "pathSuffix",
+        "forwardQuery",
+        "utm",
+        "activeFrom",
+        "expiresAt",
+        "expiredURL",
+        "suspended",
+        "rules",
+    )
+    for field in fields:
         assert f"\n  {field}\t" in explained
     assert "Defaults to" in explained

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from shortlink_core.matching import match_key
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import wait_until
 from shortlink_localcluster.stack import Stack, http_status
@@ -112,7 +113,7 @@ def test_a_tampered_shard_is_repaired_and_never_served(
 
     # The redirector refuses the bad entry and keeps the rest; the operator restores the shard.
     def repaired() -> None:
-        assert slug in json.loads(
+        assert f"/{match_key(slug)}" in json.loads(
             cluster.get("configmap", shard, namespace=stack.namespace)["data"]["routes.json"]
         )
         assert (
@@ -168,6 +169,6 @@ def _shard_of(cluster: Cluster, stack: Stack, slug: str) -> str:
         ).stdout
     )
     for item in listing["items"]:
-        if slug in json.loads(item["data"]["routes.json"]):
+        if f"/{match_key(slug)}" in json.loads(item["data"]["routes.json"]):
             return str(item["metadata"]["name"])
     raise AssertionError(f"{slug} is in no shard")

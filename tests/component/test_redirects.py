@@ -99,7 +99,12 @@ async def test_probe_paths_cannot_be_shadowed_by_a_hand_edited_table(
 ) -> None:
     data = shard(route("fine"))
     entries = json.loads(data[ROUTES_KEY])
-    entries["readyz"] = {"url": "https://evil.example/", "code": 302, "namespace": "x", "name": "y"}
+    entries["/readyz"] = {
+        "slug": "readyz",
+        "url": "https://evil.example/",
+        "namespace": "x",
+        "name": "y",
+    }
     apply_shard(state, "s-9", {**data, ROUTES_KEY: json.dumps(entries)})
     assert (await client.get("/readyz")).status_code == 200
     assert (await client.get("/fine")).status_code == 302

@@ -14,6 +14,7 @@ def test_first_status_sets_every_field() -> None:
         "observedGeneration": 3,
         "slug": "x",
         "shortURL": "http://s/x",
+        "aliases": None,
         "conditions": [
             {
                 "type": "Ready",

@@ -5,74 +5,84 @@ from dataclasses import replace
 
 from shortlink_core.link import Link
 from shortlink_operator.links import IndexedLink
-from shortlink_operator.ownership import resolve_ownership
+from shortlink_operator.ownership import Claim, resolve_ownership
 
 
-def claim(namespace: str, name: str, created: str, slug: str = "docs") -> IndexedLink:
+def link(namespace: str, name: str, created: str, **status: object) -> IndexedLink:
     return IndexedLink(
         namespace=namespace,
         name=name,
         uid=f"{namespace}-{name}",
         created=created,
         generation=1,
-        link=Link(slug=slug, url="https://example.com/"),
+        link=Link(url="https://example.com/", slug="docs"),
         error=None,
-        status={},
+        status=status,
     )
+
+
+def claim(owner: IndexedLink, slug: str = "docs", host: str = "") -> Claim:
+    assert owner.link is not None
+    return Claim(owner, replace(owner.link, host=host), slug)
 
 
 def test_oldest_claim_owns_the_slug_in_every_arrival_order() -> None:
     claims = [
-        claim("b", "newer", "2026-01-02T00:00:00Z"),
-        claim("a", "oldest", "2026-01-01T00:00:00Z"),
-        claim("c", "newest", "2026-01-03T00:00:00Z"),
+        claim(link("b", "newer", "2026-01-02T00:00:00Z")),
+        claim(link("a", "oldest", "2026-01-01T00:00:00Z")),
+        claim(link("c", "newest", "2026-01-03T00:00:00Z")),
     ]
     for order in itertools.permutations(claims):
         result = resolve_ownership(order)
-        assert result.owners["docs"].name == "oldest"
-        assert {key: owner.name for key, owner in result.losers.items()} == {
-            ("b", "newer"): "oldest",
-            ("c", "newest"): "oldest",
+        assert result.owners["/docs"].link.name == "oldest"
+        assert {key: owner.link.name for key, owner in result.losers.items()} == {
+            ("b", "newer", "docs"): "oldest",
+            ("c", "newest", "docs"): "oldest",
         }
 
 
 def test_equal_creation_times_fall_back_to_namespace_then_name() -> None:
     same = "2026-01-01T00:00:00Z"
-    claims = [claim("b", "a", same), claim("a", "z", same), claim("a", "y", same)]
+    claims = [claim(link("b", "a", same)), claim(link("a", "z", same)), claim(link("a", "y", same))]
     for order in itertools.permutations(claims):
-        assert resolve_ownership(order).owners["docs"].key == ("a", "y")
+        assert resolve_ownership(order).owners["/docs"].link.key == ("a", "y")
 
 
 def test_the_established_owner_keeps_its_slug_against_an_older_newcomer() -> None:
     # "holder" serves the slug already (its status says so); "elder" is older but arrives later,
     # say after a namespace was restored from a backup.
-    holder = replace(claim("b", "holder", "2026-01-02T00:00:00Z"), status={"slug": "docs"})
-    elder = claim("a", "elder", "2026-01-01T00:00:00Z")
+    holder = claim(link("b", "holder", "2026-01-02T00:00:00Z", slug="docs"))
+    elder = claim(link("a", "elder", "2026-01-01T00:00:00Z"))
     for order in itertools.permutations([holder, elder]):
         result = resolve_ownership(order)
-        assert result.owners["docs"].name == "holder"
-        assert result.losers == {("a", "elder"): holder}
+        assert result.owners["/docs"].link.name == "holder"
+        assert result.losers == {("a", "elder", "docs"): holder}
+
+
+def test_a_served_alias_is_established_too() -> None:
+    holder = claim(link("b", "holder", "2026-01-02T00:00:00Z", aliases=["docs"]))
+    elder = claim(link("a", "elder", "2026-01-01T00:00:00Z"))
+    assert resolve_ownership([elder, holder]).owners["/docs"].link.name == "holder"
 
 
 def test_a_stale_status_for_another_slug_gives_no_seniority() -> None:
-    renamed = replace(claim("b", "renamed", "2026-01-02T00:00:00Z"), status={"slug": "old-slug"})
-    elder = claim("a", "elder", "2026-01-01T00:00:00Z")
-    assert resolve_ownership([renamed, elder]).owners["docs"].name == "elder"
+    renamed = claim(link("b", "renamed", "2026-01-02T00:00:00Z", slug="old-slug"))
+    elder = claim(link("a", "elder", "2026-01-01T00:00:00Z"))
+    assert resolve_ownership([renamed, elder]).owners["/docs"].link.name == "elder"
 
 
-def test_invalid_links_claim_nothing() -> None:
-    invalid = IndexedLink("a", "bad", "u", "2020-01-01T00:00:00Z", 1, None, "bad url", {})
-    result = resolve_ownership([invalid, claim("b", "ok", "2026-01-01T00:00:00Z")])
-    assert result.owners["docs"].name == "ok"
-    assert result.losers == {}
+def test_spellings_that_match_alike_conflict() -> None:
+    first = claim(link("a", "first", "2026-01-01T00:00:00Z"), slug="team-docs")
+    second = claim(link("a", "second", "2026-01-02T00:00:00Z"), slug="teamdocs")
+    result = resolve_ownership([second, first])
+    assert result.owners["/teamdocs"].link.name == "first"
+    assert ("a", "second", "teamdocs") in result.losers
 
 
-def test_different_slugs_do_not_conflict() -> None:
-    result = resolve_ownership(
-        [
-            claim("a", "x", "2026-01-01T00:00:00Z", "one"),
-            claim("a", "y", "2026-01-01T00:00:00Z", "two"),
-        ]
-    )
-    assert set(result.owners) == {"one", "two"}
+def test_the_same_slug_on_different_hosts_does_not_conflict() -> None:
+    a = claim(link("a", "a", "2026-01-01T00:00:00Z"), host="go.example.com")
+    b = claim(link("a", "b", "2026-01-02T00:00:00Z"), host="links.example.com")
+    c = claim(link("a", "c", "2026-01-03T00:00:00Z"))
+    result = resolve_ownership([a, b, c])
+    assert set(result.owners) == {"go.example.com/docs", "links.example.com/docs", "/docs"}
     assert result.losers == {}

@@ -2,24 +2,20 @@
 
 import itertools
 from dataclasses import replace
+from typing import Any
 
-from shortlink_core.link import Link
 from shortlink_core.table import decode_shard
 from shortlink_operator.links import IndexedLink, index_link
-from shortlink_operator.planning import plan
+from shortlink_operator.planning import Plan, Settings, plan
+
+SETTINGS = Settings(base_url="https://go.example", shard_count=4, slug_key=b"test-key")
+NOW = 1_900_000_000.0
 
 
 def obj(
-    name: str,
-    url: str,
-    *,
-    slug: str | None = None,
-    created: str = "2026-01-01T00:00:00Z",
-    ns: str = "team",
-) -> dict[str, object]:
-    spec: dict[str, object] = {"url": url}
-    if slug:
-        spec["slug"] = slug
+    name: str, created: str = "2026-01-01T00:00:00Z", ns: str = "team", **spec: Any
+) -> dict[str, Any]:
+    spec.setdefault("url", "https://example.com/")
     return {
         "metadata": {
             "namespace": ns,
@@ -32,56 +28,124 @@ def obj(
     }
 
 
-def served(links: list[IndexedLink]) -> dict[str, str]:
-    result = plan(links, base_url="https://go.example", shard_count=4, now="T")
-    return {r.slug: r.url for data in result.shards.values() for r in decode_shard(data).routes}
+def run(*objects: dict[str, Any], now: float = NOW, settings: Settings = SETTINGS) -> Plan:
+    return plan([index_link(o) for o in objects], settings=settings, now=now)
+
+
+def served(result: Plan) -> dict[str, str]:
+    return {
+        r.slug: r.link.url for data in result.shards.values() for r in decode_shard(data).routes
+    }
+
+
+def ready(result: Plan, name: str, ns: str = "team") -> dict[str, Any]:
+    condition: dict[str, Any] = result.statuses[(ns, name)]["conditions"][0]
+    return condition
 
 
 def test_valid_links_are_served_and_invalid_ones_are_not() -> None:
-    links = [
-        index_link(obj("docs", "https://example.com/docs")),
-        index_link(obj("bad", "javascript:x")),
-    ]
-    assert served(links) == {"docs": "https://example.com/docs"}
+    result = run(obj("docs", url="https://example.com/docs"), obj("bad", url="javascript:x"))
+    assert served(result) == {"docs": "https://example.com/docs"}
+    assert ready(result, "bad")["reason"] == "InvalidSpec"
+    assert "http:// or https://" in ready(result, "bad")["message"]
 
 
-def test_statuses_say_what_happened_to_each_link() -> None:
-    links = [
-        index_link(obj("first", "https://one.example/", slug="x", created="2026-01-01T00:00:00Z")),
-        index_link(obj("second", "https://two.example/", slug="x", created="2026-01-02T00:00:00Z")),
-        index_link(obj("bad", "file:///etc/passwd")),
-    ]
-    statuses = plan(links, base_url="https://go.example", shard_count=4, now="T").statuses
-    ready = {key[1]: status["conditions"][0] for key, status in statuses.items()}
-    assert (ready["first"]["status"], ready["first"]["reason"]) == ("True", "Published")
-    assert statuses[("team", "first")]["shortURL"] == "https://go.example/x"
-    assert ready["second"]["reason"] == "SlugConflict"
-    assert "team/first" in ready["second"]["message"]
-    assert ready["bad"]["reason"] == "InvalidSpec"
-    assert "http:// or https://" in ready["bad"]["message"]
+def test_a_conflict_names_the_owner_and_only_the_owner_is_served() -> None:
+    result = run(
+        obj("first", slug="x", url="https://one.example/", created="2026-01-01T00:00:00Z"),
+        obj("second", slug="x", url="https://two.example/", created="2026-01-02T00:00:00Z"),
+    )
+    assert served(result) == {"x": "https://one.example/"}
+    assert (ready(result, "first")["status"], ready(result, "first")["reason"]) == (
+        "True",
+        "Published",
+    )
+    assert result.statuses[("team", "first")]["shortURL"] == "https://go.example/x"
+    assert ready(result, "second")["reason"] == "SlugConflict"
+    assert "team/first" in ready(result, "second")["message"]
+
+
+def test_aliases_are_served_and_a_lost_alias_does_not_unpublish_the_link() -> None:
+    result = run(
+        obj("owner", slug="handbook", created="2026-01-01T00:00:00Z"),
+        obj("docs", aliases=["documentation", "handbook"], created="2026-01-02T00:00:00Z"),
+    )
+    assert set(served(result)) == {"handbook", "docs", "documentation"}
+    status = result.statuses[("team", "docs")]
+    assert status["aliases"] == ["documentation"]
+    assert ready(result, "docs")["reason"] == "Published"
+    assert "alias 'handbook' is served by ShortLink team/owner" in ready(result, "docs")["message"]
+
+
+def test_lifecycle_outcomes_and_the_next_moment_to_look_again() -> None:
+    result = run(
+        obj("later", activeFrom="2030-04-01T00:00:00Z"),
+        obj("over", expiresAt="2020-01-01T00:00:00Z"),
+        obj("paused", suspended=True),
+    )
+    assert (ready(result, "later")["reason"], ready(result, "over")["reason"]) == (
+        "Scheduled",
+        "Expired",
+    )
+    assert ready(result, "paused")["reason"] == "Suspended"
+    # Scheduled and expired links stay in the table: the redirector enforces their times itself.
+    assert set(served(result)) == {"later", "over"}
+    assert result.next_change == 1_901_232_000.0  # 2030-04-01T00:00:00Z
+
+
+def test_utm_tags_are_applied_to_every_destination_in_the_table() -> None:
+    result = run(
+        obj(
+            "campaign",
+            url="https://shop.example/?utm_source=site",
+            utm={"source": "newsletter", "medium": "email"},
+            rules=[{"when": {"devices": ["Mobile"]}, "url": "https://m.shop.example/"}],
+        )
+    )
+    (route,) = [r for data in result.shards.values() for r in decode_shard(data).routes]
+    assert route.link.url == "https://shop.example/?utm_source=site&utm_medium=email"
+    assert (
+        route.link.rules[0].url == "https://m.shop.example/?utm_source=newsletter&utm_medium=email"
+    )
+
+
+def test_generated_slugs_are_deterministic_short_and_unambiguous() -> None:
+    result = run(obj("gen", generateSlug=True))
+    slug = result.statuses[("team", "gen")]["slug"]
+    assert len(slug) == 7
+    assert not set(slug) & set("01ilo")
+    assert run(obj("gen", generateSlug=True)).statuses[("team", "gen")]["slug"] == slug
+    other_key = replace(SETTINGS, slug_key=b"another-key")
+    assert (
+        run(obj("gen", generateSlug=True), settings=other_key).statuses[("team", "gen")]["slug"]
+        != slug
+    )
+
+
+def test_a_generated_code_taken_by_a_chosen_slug_is_lengthened() -> None:
+    code = run(obj("gen", generateSlug=True)).statuses[("team", "gen")]["slug"]
+    result = run(obj("gen", generateSlug=True), obj("squatter", slug=code))
+    longer = result.statuses[("team", "gen")]["slug"]
+    assert len(longer) == 8
+    assert longer.startswith(code)
+    assert set(served(result)) == {code, longer}
 
 
 def test_same_links_give_the_same_table_in_any_order() -> None:
-    links = [index_link(obj(f"l{i}", f"https://e.com/{i}", slug=f"s{i % 3}")) for i in range(6)]
+    links = [index_link(obj(f"l{i}", url=f"https://e.com/{i}", slug=f"s{i % 3}")) for i in range(6)]
     tables = {
-        tuple(
-            sorted(
-                (k, tuple(sorted(v.items())))
-                for k, v in plan(order, base_url="b", shard_count=4, now="T").shards.items()
-            )
-        )
+        repr(sorted(plan(order, settings=SETTINGS, now=NOW).shards.items()))
         for order in itertools.permutations(links)
     }
     assert len(tables) == 1
 
 
 def test_no_status_to_write_when_every_link_already_shows_its_outcome() -> None:
-    links = [index_link(obj("docs", "https://example.com/docs"))]
-    first = plan(links, base_url="b", shard_count=4, now="T1")
-    settled = [replace(link, status=first.statuses[link.key]) for link in links]
-    assert plan(settled, base_url="b", shard_count=4, now="T2").statuses == {}
-
-
-def test_link_model_round_trip_through_the_table() -> None:
-    link = index_link(obj("docs", "https://example.com/docs", slug="d"))
-    assert link.link == Link(slug="d", url="https://example.com/docs", redirect_code=302)
+    links = [
+        index_link(obj("docs")),
+        index_link(obj("gen", generateSlug=True)),
+        index_link(obj("bad", url="ftp://x")),
+    ]
+    first = plan(links, settings=SETTINGS, now=NOW)
+    settled: list[IndexedLink] = [replace(link, status=first.statuses[link.key]) for link in links]
+    assert plan(settled, settings=SETTINGS, now=NOW + 60).statuses == {}

@@ -1,0 +1,481 @@
+"""Every row of the README's behaviour table, against the redirector app in-process.
+
+Each test names the rule it proves; the README table lists the same rules in the same order.
+"""
+
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from shortlink_core.link import Link
+from shortlink_core.table import Route
+from shortlink_redirector.app import create_app
+from shortlink_redirector.follower import load_all
+from shortlink_redirector.resolve import NotFound, Redirect, Visit, resolve
+from shortlink_redirector.state import RedirectorState, ServingSettings
+from shortlink_redirector.table import EMPTY_TABLE
+from tests.component.conftest import route, shard
+
+MOBILE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0"
+PAST, FUTURE = "2020-01-01T00:00:00Z", "2100-01-01T00:00:00Z"
+
+
+def serve(state: RedirectorState, *routes: Route) -> None:
+    load_all(state, {"shard": shard(*routes)})
+
+
+async def location(client: httpx.AsyncClient, path: str, **headers: str) -> tuple[int, str | None]:
+    response = await client.get(path, headers=headers)
+    return response.status_code, response.headers.get("location")
+
+
+# Query forwarding
+
+
+async def test_the_request_query_is_forwarded(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    assert await location(client, "/docs?ref=mail&x=1") == (
+        302,
+        "https://example.com/docs?ref=mail&x=1",
+    )
+
+
+async def test_on_a_clash_the_targets_own_parameter_wins(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs?lang=en"))
+    assert await location(client, "/docs?lang=fr&page=2") == (
+        302,
+        "https://example.com/docs?lang=en&page=2",
+    )
+
+
+async def test_forwarding_can_be_switched_off(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs", forwardQuery=False))
+    assert await location(client, "/docs?ref=mail") == (302, "https://example.com/docs")
+
+
+# Path suffixes and templates
+
+
+async def test_a_path_suffix_is_appended_by_default(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs/"))
+    assert await location(client, "/docs/setup/linux") == (
+        302,
+        "https://example.com/docs/setup/linux",
+    )
+
+
+async def test_a_suffix_keeps_its_percent_encoding(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    assert await location(client, "/docs/a%20b/%C3%A4") == (
+        302,
+        "https://example.com/docs/a%20b/%C3%A4",
+    )
+
+
+async def test_a_suffix_cannot_climb_above_the_target(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    assert await location(client, "/docs/%2E%2E/../admin") == (
+        302,
+        "https://example.com/docs/admin",
+    )
+
+
+async def test_a_suffix_can_be_ignored(client: httpx.AsyncClient, state: RedirectorState) -> None:
+    serve(state, route("docs", "https://example.com/docs", pathSuffix="Ignore"))
+    assert await location(client, "/docs/anything") == (302, "https://example.com/docs")
+
+
+async def test_a_suffix_can_be_rejected(client: httpx.AsyncClient, state: RedirectorState) -> None:
+    serve(state, route("docs", "https://example.com/docs", pathSuffix="Reject"))
+    assert (await client.get("/docs/anything")).status_code == 404
+    assert (await client.get("/docs")).status_code == 302
+
+
+async def test_a_trailing_slash_is_the_link_itself(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs", pathSuffix="Reject"))
+    assert await location(client, "/docs/") == (302, "https://example.com/docs")
+
+
+async def test_a_path_template_takes_the_suffix(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("gh", "https://github.com/acme/{path}"))
+    assert await location(client, "/gh/shortlink/issues") == (
+        302,
+        "https://github.com/acme/shortlink/issues",
+    )
+    assert await location(client, "/gh") == (302, "https://github.com/acme/")
+
+
+async def test_a_template_in_the_query_is_escaped_as_a_value(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("s", "https://search.example/?q={path}", forwardQuery=False))
+    assert await location(client, "/s/a&b=c#d") == (302, "https://search.example/?q=a%26b%3Dc")
+    assert await location(client, "/s/kube%20api") == (302, "https://search.example/?q=kube%20api")
+
+
+async def test_a_query_template_takes_the_query(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("q", "https://search.example/find?{query}"))
+    assert await location(client, "/q?term=x") == (302, "https://search.example/find?term%3Dx")
+
+
+# Matching
+
+
+async def test_matching_ignores_case_and_separators(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("team-docs", "https://example.com/team"))
+    for spelling in ("/Team-Docs", "/team_docs", "/TEAMDOCS", "/team.docs"):
+        assert await location(client, spelling) == (302, "https://example.com/team"), spelling
+
+
+async def test_exact_links_answer_only_their_exact_slug(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("team-docs", "https://example.com/team", match="Exact"))
+    assert (await client.get("/team-docs")).status_code == 302
+    assert (await client.get("/Team-Docs")).status_code == 404
+    assert (await client.get("/teamdocs")).status_code == 404
+
+
+async def test_an_alias_serves_the_same_link(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    # The operator writes an alias as a route of its own, from the same ShortLink.
+    serve(state, route("handbook", "https://example.com/hb"), route("hb", "https://example.com/hb"))
+    assert await location(client, "/hb") == await location(client, "/handbook")
+
+
+# Lifecycle
+
+
+async def test_an_expired_link_is_gone(client: httpx.AsyncClient, state: RedirectorState) -> None:
+    serve(state, route("old", "https://example.com/", expiresAt=PAST))
+    assert (await client.get("/old")).status_code == 410
+    page = await client.get("/old", headers={"accept": "text/html"})
+    assert page.status_code == 410
+    assert "expired" in page.text
+
+
+async def test_an_expired_link_can_send_visitors_elsewhere(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(
+        state,
+        route(
+            "old", "https://example.com/", expiresAt=PAST, expiredURL="https://example.com/archive"
+        ),
+    )
+    assert await location(client, "/old") == (302, "https://example.com/archive")
+
+
+async def test_a_link_is_not_served_before_it_is_active(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("soon", "https://example.com/", activeFrom=FUTURE))
+    assert (await client.get("/soon")).status_code == 404
+
+
+async def test_times_are_enforced_to_the_second_without_the_operator(
+    state: RedirectorState,
+) -> None:
+    start = time.time() + 100
+    serve(
+        state,
+        route("window", "https://example.com/", activeFrom=_iso(start), expiresAt=_iso(start + 60)),
+    )
+    visit = Visit(host="", path="/window", query="", headers={}, client="203.0.113.7")
+
+    def answer(now: float) -> str:
+        return type(resolve(state.table, visit, now=now, max_age=0, country_header="")).__name__
+
+    assert [answer(start - 1), answer(start), answer(start + 59), answer(start + 60)] == [
+        "NotFound",
+        "Redirect",
+        "Redirect",
+        "Gone",
+    ]
+
+
+# Hosts
+
+
+async def test_links_are_routed_by_host(client: httpx.AsyncClient, state: RedirectorState) -> None:
+    serve(
+        state,
+        route("docs", "https://go.example/docs", host="go.example.com"),
+        route("docs", "https://links.example/docs", host="links.example.com"),
+        route("docs", "https://anywhere.example/docs"),
+        route("wiki", "https://anywhere.example/wiki"),
+    )
+    assert await location(client, "/docs", host="go.example.com") == (
+        302,
+        "https://go.example/docs",
+    )
+    assert await location(client, "/docs", host="LINKS.example.com:8443") == (
+        302,
+        "https://links.example/docs",
+    )
+    assert await location(client, "/docs", host="other.example") == (
+        302,
+        "https://anywhere.example/docs",
+    )
+    assert await location(client, "/wiki", host="go.example.com") == (
+        302,
+        "https://anywhere.example/wiki",
+    )
+
+
+async def test_a_host_only_link_is_not_served_on_other_hosts(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("private", "https://example.com/", host="go.example.com"))
+    assert (await client.get("/private", headers={"host": "other.example"})).status_code == 404
+
+
+# Rules
+
+
+async def test_rules_route_by_device(client: httpx.AsyncClient, state: RedirectorState) -> None:
+    rules = [{"when": {"devices": ["Mobile", "Tablet"]}, "url": "https://m.example.com/"}]
+    serve(state, route("app", "https://example.com/", rules=rules))
+    assert await location(client, "/app", **{"user-agent": MOBILE}) == (
+        302,
+        "https://m.example.com/",
+    )
+    assert await location(client, "/app", **{"user-agent": DESKTOP}) == (
+        302,
+        "https://example.com/",
+    )
+
+
+async def test_rules_route_by_language(client: httpx.AsyncClient, state: RedirectorState) -> None:
+    rules = [{"when": {"languages": ["de"]}, "url": "https://example.de/"}]
+    serve(state, route("shop", "https://example.com/", rules=rules))
+    assert await location(client, "/shop", **{"accept-language": "de-AT,en;q=0.5"}) == (
+        302,
+        "https://example.de/",
+    )
+    assert await location(client, "/shop", **{"accept-language": "en,de;q=0"}) == (
+        302,
+        "https://example.com/",
+    )
+
+
+async def test_rules_route_by_country_only_from_the_trusted_header() -> None:
+    state = RedirectorState(serving=ServingSettings(country_header="cf-ipcountry"))
+    rules = [{"when": {"countries": ["DE", "AT"]}, "url": "https://example.de/"}]
+    serve(state, route("shop", "https://example.com/", rules=rules))
+    untrusting = RedirectorState()
+    serve(untrusting, route("shop", "https://example.com/", rules=rules))
+    for redirector, expected in (
+        (state, "https://example.de/"),
+        (untrusting, "https://example.com/"),
+    ):
+        transport = httpx.ASGITransport(app=create_app(redirector))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert await location(client, "/shop", **{"cf-ipcountry": "de"}) == (302, expected)
+
+
+async def test_rules_route_by_header_and_query(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    rules = [
+        {
+            "when": {"header": {"name": "X-Beta", "values": ["1"]}},
+            "url": "https://beta.example.com/",
+        },
+        {"when": {"query": {"name": "v", "values": ["next"]}}, "url": "https://next.example.com/"},
+    ]
+    serve(state, route("app", "https://example.com/", rules=rules, forwardQuery=False))
+    assert await location(client, "/app", **{"x-beta": "1"}) == (302, "https://beta.example.com/")
+    assert await location(client, "/app?v=next") == (302, "https://next.example.com/")
+    assert await location(client, "/app?v=old") == (302, "https://example.com/")
+
+
+async def test_rules_route_by_time_window(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    rules = [
+        {"when": {"before": PAST}, "url": "https://past.example.com/"},
+        {"when": {"after": PAST, "before": FUTURE}, "url": "https://now.example.com/"},
+    ]
+    serve(state, route("event", "https://example.com/", rules=rules))
+    assert await location(client, "/event") == (302, "https://now.example.com/")
+
+
+async def test_the_first_matching_rule_wins(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    rules = [
+        {"when": {"devices": ["Mobile"]}, "url": "https://first.example.com/"},
+        {"when": {"devices": ["Mobile"]}, "url": "https://second.example.com/"},
+    ]
+    serve(state, route("app", "https://example.com/", rules=rules))
+    assert await location(client, "/app", **{"user-agent": MOBILE}) == (
+        302,
+        "https://first.example.com/",
+    )
+
+
+async def test_splits_are_weighted_and_sticky_per_visitor(state: RedirectorState) -> None:
+    rules = [
+        {
+            "split": [
+                {"weight": 1, "url": "https://a.example/"},
+                {"weight": 3, "url": "https://b.example/"},
+            ]
+        }
+    ]
+    serve(state, route("ab", "https://example.com/", rules=rules))
+    arms: Counter[str] = Counter()
+    for visitor in range(400):
+        visit = Visit("", "/ab", "", {"user-agent": f"agent-{visitor}"}, f"198.51.{visitor}.1")
+        first = resolve(state.table, visit, now=time.time(), max_age=0, country_header="")
+        again = resolve(state.table, visit, now=time.time(), max_age=0, country_header="")
+        assert first == again  # the same visitor always lands on the same arm
+        assert isinstance(first, Redirect)
+        arms[dict(first.headers)[b"location"].decode()] += 1
+    assert 0.15 < arms["https://a.example/"] / 400 < 0.35
+
+
+async def test_utm_tags_reach_the_destination(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(
+        state, route("promo", "https://shop.example/", utm={"source": "qr", "campaign": "spring"})
+    )
+    assert await location(client, "/promo") == (
+        302,
+        "https://shop.example/?utm_source=qr&utm_campaign=spring",
+    )
+
+
+# Inspect before you follow, and not found
+
+
+async def test_the_inspect_page_shows_the_link(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    rules = [{"when": {"devices": ["Mobile"]}, "url": "https://m.example.com/"}]
+    serve(
+        state,
+        route(
+            "docs",
+            "https://example.com/docs",
+            description="Team handbook",
+            expiresAt=FUTURE,
+            rules=rules,
+        ),
+    )
+    page = await client.get("/docs+", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    for shown in (
+        "https://example.com/docs",
+        "Team handbook",
+        "team",
+        "2100-01-01T00:00:00Z",
+        "device is Mobile",
+    ):
+        assert shown in page.text
+    data = (await client.get("/docs+", headers={"accept": "application/json"})).json()
+    assert data["url"] == "https://example.com/docs"
+    assert data["namespace"] == "team"
+    assert data["shortURL"] == "http://short.test/docs"
+
+
+async def test_qr_codes_come_as_svg_and_png(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    svg = await client.get("/docs+qr.svg")
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert b"<svg" in svg.content
+    png = await client.get("/docs+qr.png")
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
+
+
+async def test_not_found_suggests_close_slugs_to_browsers(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(
+        state, route("handbook", "https://example.com/"), route("holidays", "https://example.com/h")
+    )
+    page = await client.get("/handbok", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert 'href="/handbook"' in page.text
+    data = (await client.get("/handbok", headers={"accept": "application/json"})).json()
+    assert data["suggestions"] == ["handbook"]
+
+
+# HTTP details
+
+
+async def test_permanent_redirects_are_cacheable_for_the_configured_time() -> None:
+    state = RedirectorState(serving=ServingSettings(permanent_max_age=600))
+    serve(
+        state,
+        route("perm", "https://example.com/", 301),
+        route("temp", "https://example.com/", 307),
+    )
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        perm, temp = await client.get("/perm"), await client.get("/temp")
+    assert perm.headers["cache-control"] == "public, max-age=600"
+    assert temp.headers["cache-control"] == "private, no-store"
+    assert perm.headers["x-robots-tag"] == "noindex"
+    assert perm.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+async def test_a_redirect_that_varies_is_never_cached(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("perm", "https://example.com/", 308))
+    response = await client.get("/perm?x=1")
+    assert response.headers["cache-control"] == "private, no-store"
+
+
+def test_a_location_that_is_not_http_is_never_sent() -> None:
+    # A route that bypassed every validation layer (as if the table were forged in memory).
+    forged = Route(
+        slug="x", link=Link(url="javascript:alert(1)", slug="x"), namespace="n", name="x"
+    )
+    table = EMPTY_TABLE.with_shard("s", [forged], RedirectorState().metrics.links, max_age=0)
+    decision = resolve(table, Visit("", "/x/y", "", {}, ""), now=0, max_age=0, country_header="")
+    assert isinstance(decision, NotFound)
+
+
+@pytest.mark.parametrize("path", ["//evil.example/x", "/%2F%2Fevil.example"])
+async def test_protocol_relative_tricks_find_nothing(
+    client: httpx.AsyncClient, state: RedirectorState, path: str
+) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert "location" not in response.headers
+
+
+def _iso(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
