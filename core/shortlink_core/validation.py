@@ -71,8 +71,8 @@ def normalize_target(url: str) -> str:
     if "{" in marked or "}" in marked:
         raise InvalidLink("url may contain only the placeholders {path} and {query}")
     normalized = normalize_url(marked)
-    host = normalized.split("/", 3)[2]
-    if _PATH_MARK in host or _QUERY_MARK in host:
+    host = normalized.split("/", 3)[2]  # already lowercase
+    if _PATH_MARK.lower() in host or _QUERY_MARK.lower() in host:
         raise InvalidLink("placeholders may not stand in the host")
     return normalized.replace(_PATH_MARK, "{path}").replace(_QUERY_MARK, "{query}")
 

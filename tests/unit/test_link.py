@@ -35,3 +35,61 @@ def test_invalid_specs_are_refused_with_a_reason(spec: dict[str, object], messag
 def test_object_name_used_as_slug_is_validated_too() -> None:
     with pytest.raises(InvalidLink, match="reserved"):
         parse_link({"url": "https://e.com"}, name="healthz")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"url": "https://e.com", "slug": "a", "generateSlug": True}, "cannot both be set"),
+        ({"url": "https://e.com", "aliases": ["x", "x"]}, "must not repeat"),
+        ({"url": "https://e.com", "host": "go example"}, "DNS name"),
+        ({"url": "https://e.com", "match": "Fuzzy"}, "spec.match must be one of"),
+        (
+            {
+                "url": "https://e.com",
+                "activeFrom": "2030-01-02T00:00:00Z",
+                "expiresAt": "2030-01-01T00:00:00Z",
+            },
+            "later than",
+        ),
+        ({"url": "https://e.com", "expiresAt": "2030-01-01T00:00:00"}, "needs a time zone"),
+        ({"url": "https://e.com", "rules": [{"when": {}}]}, "exactly one of url or split"),
+        (
+            {"url": "https://e.com", "rules": [{"split": [{"weight": 0, "url": "https://a.e"}]}]},
+            "positive total weight",
+        ),
+        (
+            {
+                "url": "https://e.com",
+                "rules": [{"url": "https://a.e", "when": {"devices": ["Phone"]}}],
+            },
+            "devices may hold only",
+        ),
+        ({"url": "https://{path}.e.com/x"}, "placeholders may not stand in the host"),
+        ({"url": "https://e.com/{nope}"}, "only the placeholders"),
+        ({"url": "https://e.com", "utm": {"campaign": "x", "id": "y"}}, "spec.utm may set only"),
+    ],
+)
+def test_invalid_feature_specs_are_refused_with_a_reason(
+    spec: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidLink, match=message):
+        parse_link(spec, name="x")
+
+
+def test_a_generated_link_has_no_slug_of_its_own() -> None:
+    link = parse_link({"url": "https://e.com", "generateSlug": True, "aliases": ["a"]}, name="x")
+    assert (link.slug, link.slugs) == (None, ("a",))
+
+
+def test_utm_tags_are_added_to_every_destination_without_overriding() -> None:
+    link = parse_link(
+        {
+            "url": "https://e.com/?utm_source=own",
+            "utm": {"source": "chat", "campaign": "q3"},
+            "rules": [{"split": [{"url": "https://a.e/"}]}],
+        },
+        name="x",
+    ).with_utm_applied()
+    assert link.url == "https://e.com/?utm_source=own&utm_campaign=q3"
+    assert link.rules[0].split[0].url == "https://a.e/?utm_source=chat&utm_campaign=q3"
