@@ -90,6 +90,12 @@ class Stack:
     operator_health_port: int = field(default_factory=free_port)
     #: Extra operator flags, e.g. a short --resync-seconds in tests.
     operator_args: tuple[str, ...] = ()
+    #: Credentials of each process; None is the admin. The chart tests run each process as the
+    #: chart's ServiceAccount, to prove its RBAC is enough.
+    operator_kubeconfig: Path | None = None
+    redirector_kubeconfig: Path | None = None
+    #: Where the processes' logs go; None is the control plane's log folder.
+    log_dir: Path | None = None
     operator: Process | None = None
     redirector: Process | None = None
 
@@ -119,6 +125,7 @@ class Stack:
         self.operator = self._python(
             "operator",
             "shortlink_operator",
+            self.operator_kubeconfig,
             "--namespace",
             self.namespace,
             "--public-base-url",
@@ -140,6 +147,7 @@ class Stack:
         self.redirector = self._python(
             "redirector",
             "shortlink_redirector",
+            self.redirector_kubeconfig,
             "--namespace",
             self.namespace,
             "--host",
@@ -159,12 +167,12 @@ class Stack:
         )
         return self.redirector
 
-    def _python(self, name: str, module: str, *args: str) -> Process:
+    def _python(self, name: str, module: str, kubeconfig: Path | None, *args: str) -> Process:
         return Process(
             name,
             [sys.executable, "-m", module, *args],
-            log_path=self.control_plane.logs / f"{name}.log",
-            env=self.control_plane.env(),
+            log_path=(self.log_dir or self.control_plane.logs) / f"{name}.log",
+            env=self.control_plane.env(kubeconfig),
         )
 
 
