@@ -125,7 +125,6 @@ class Stack:
         self.operator = self._python(
             "operator",
             "shortlink_operator",
-            self.operator_kubeconfig,
             "--namespace",
             self.namespace,
             "--public-base-url",
@@ -134,6 +133,7 @@ class Stack:
             self.operator_health_url,
             *self.operator_args,
             *extra,
+            kubeconfig=self.operator_kubeconfig,
         )
         wait_until(
             lambda: http_status(self.operator_health_url) == 200,
@@ -147,7 +147,6 @@ class Stack:
         self.redirector = self._python(
             "redirector",
             "shortlink_redirector",
-            self.redirector_kubeconfig,
             "--namespace",
             self.namespace,
             "--host",
@@ -158,6 +157,7 @@ class Stack:
             self.host,
             "--metrics-port",
             str(self.metrics_port),
+            kubeconfig=self.redirector_kubeconfig,
         )
         wait_until(
             lambda: http_status(f"{self.base_url}/readyz") == 200,
@@ -167,7 +167,9 @@ class Stack:
         )
         return self.redirector
 
-    def _python(self, name: str, module: str, kubeconfig: Path | None, *args: str) -> Process:
+    def _python(
+        self, name: str, module: str, *args: str, kubeconfig: Path | None = None
+    ) -> Process:
         return Process(
             name,
             [sys.executable, "-m", module, *args],

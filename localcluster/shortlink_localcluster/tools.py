@@ -42,12 +42,18 @@ def ensure_helm(cache_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=binary.parent) as gobin:
         stamp = f"-X {HELM_MODULE}/internal/version.version={HELM_VERSION}"
         result = subprocess.run(
-            [_go(), "install", "-trimpath", "-ldflags", f"-s -w {stamp}",
-             f"{HELM_MODULE}/cmd/helm@{HELM_VERSION}"],
+            [
+                _go(),
+                "install",
+                "-trimpath",
+                "-ldflags",
+                f"-s -w {stamp}",
+                f"{HELM_MODULE}/cmd/helm@{HELM_VERSION}",
+            ],
             cwd=gobin,
             env=dict(os.environ, GOBIN=gobin, CGO_ENABLED="0"),
             check=False,
-        )  # fmt: skip
+        )
         if result.returncode != 0:
             raise ToolError(f"go install of helm {HELM_VERSION} failed ({result.returncode})")
         Path(gobin, "helm").rename(binary)
