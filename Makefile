@@ -41,6 +41,25 @@ LOCK_FLAGS := --python-version 3.11 --no-header --no-annotate --quiet
 kube-apiserver: deps ## Build (once) and cache kube-apiserver from the pinned Go module.
 	$(PY) -c 'import os, pathlib; from shortlink_localcluster.build import ensure_kube_apiserver as e; print(e(pathlib.Path(os.environ["SHORTLINK_CACHE"])))'
 
+.PHONY: chart-tools
+chart-tools: deps ## Build (once) helm and fetch the CRDs of Gateway API and prometheus-operator.
+	$(PY) -m shortlink_localcluster.tools
+
+.PHONY: chart-crds
+chart-crds: ## Copy crds/ into the chart (charts/shortlink/files/crds); a test fails on drift.
+	rm -f charts/shortlink/files/crds/*.yaml
+	cp crds/*.yaml charts/shortlink/files/crds/
+
+IMAGE_TAG ?= dev
+.PHONY: images
+images: ## Build the operator and redirector images with docker (tag: IMAGE_TAG, default dev).
+	docker build -f operator/Dockerfile -t shortlink-operator:$(IMAGE_TAG) .
+	docker build -f redirector/Dockerfile -t shortlink-redirector:$(IMAGE_TAG) .
+
+.PHONY: kind-e2e
+kind-e2e: deps ## With Docker: kind cluster, images loaded, chart installed, a link served through it.
+	IMAGE_TAG=$(IMAGE_TAG) hack/kind-e2e.sh
+
 .PHONY: run
 run: deps ## Run everything on a local control plane; redirects on http://127.0.0.1:8080.
 	$(PY) -m shortlink_localcluster
@@ -58,9 +77,10 @@ lint: deps ## ruff (lint and format) and mypy --strict.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint operator/Dockerfile redirector/Dockerfile
 
 .PHONY: test
-test: lint kube-apiserver ## Lint, then every test tier: unit, component, cluster.
+test: lint kube-apiserver chart-tools ## Lint, then every test tier: unit, component, cluster.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit

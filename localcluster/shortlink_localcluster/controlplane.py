@@ -81,7 +81,7 @@ class ControlPlane:
         token = self._make_credentials()
         self._start_etcd()
         self.start_apiserver()
-        self._write_kubeconfig(token)
+        self.write_kubeconfig(self.kubeconfig, user="admin", token=token)
 
     def stop(self) -> None:
         self.stop_apiserver()
@@ -172,7 +172,8 @@ class ControlPlane:
             tokens.chmod(0o600)
         return tokens.read_text().split(",", 1)[0]
 
-    def _write_kubeconfig(self, token: str) -> None:
+    def write_kubeconfig(self, path: Path, *, user: str, token: str) -> Path:
+        """Write a kubeconfig that authenticates with `token` (an admin's or a ServiceAccount's)."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -185,21 +186,22 @@ class ControlPlane:
                     },
                 }
             ],
-            "users": [{"name": "admin", "user": {"token": token}}],
+            "users": [{"name": user, "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "shortlink-local",
                     "context": {
                         "cluster": "shortlink-local",
-                        "user": "admin",
+                        "user": user,
                         "namespace": "default",
                     },
                 }
             ],
             "current-context": "shortlink-local",
         }
-        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.kubeconfig.chmod(0o600)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.chmod(0o600)
+        return path
 
     def _ready(self) -> bool:
         if not self._serving_ca.exists():
@@ -216,6 +218,7 @@ class ControlPlane:
             return bool(response.status == 200)
         return False
 
-    def env(self) -> dict[str, str]:
-        """The environment a client process needs to reach this control plane."""
-        return dict(os.environ, KUBECONFIG=str(self.kubeconfig))
+    def env(self, kubeconfig: Path | None = None) -> dict[str, str]:
+        """The environment a client process needs to reach this control plane (as the admin, or
+        as whoever `kubeconfig` authenticates)."""
+        return dict(os.environ, KUBECONFIG=str(kubeconfig or self.kubeconfig))

@@ -92,6 +92,12 @@ class Stack:
     operator_args: tuple[str, ...] = ()
     #: Extra redirector flags, e.g. --country-header.
     redirector_args: tuple[str, ...] = ()
+    #: Credentials of each process; None is the admin. The chart tests run each process as the
+    #: chart's ServiceAccount, to prove its RBAC is enough.
+    operator_kubeconfig: Path | None = None
+    redirector_kubeconfig: Path | None = None
+    #: Where the processes' logs go; None is the control plane's log folder.
+    log_dir: Path | None = None
     operator: Process | None = None
     redirector: Process | None = None
 
@@ -129,6 +135,7 @@ class Stack:
             self.operator_health_url,
             *self.operator_args,
             *extra,
+            kubeconfig=self.operator_kubeconfig,
         )
         wait_until(
             lambda: http_status(self.operator_health_url) == 200,
@@ -153,6 +160,7 @@ class Stack:
             "--metrics-port",
             str(self.metrics_port),
             *self.redirector_args,
+            kubeconfig=self.redirector_kubeconfig,
         )
         wait_until(
             lambda: http_status(f"{self.base_url}/readyz") == 200,
@@ -162,12 +170,14 @@ class Stack:
         )
         return self.redirector
 
-    def _python(self, name: str, module: str, *args: str) -> Process:
+    def _python(
+        self, name: str, module: str, *args: str, kubeconfig: Path | None = None
+    ) -> Process:
         return Process(
             name,
             [sys.executable, "-m", module, *args],
-            log_path=self.control_plane.logs / f"{name}.log",
-            env=self.control_plane.env(),
+            log_path=(self.log_dir or self.control_plane.logs) / f"{name}.log",
+            env=self.control_plane.env(kubeconfig),
         )
 
 

@@ -1,0 +1,224 @@
+"""The Helm chart as rendered by the pinned helm: lint, defaults, every switch, schema, CRD drift.
+
+These need helm but no control plane; tests/cluster/test_chart_*.py apply what renders here to the
+real API server.
+"""
+
+import filecmp
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shortlink_core.api import TABLE_LABEL
+from shortlink_localcluster.stack import CRDS
+from tests.chart.render import (
+    CHART,
+    EVERY_SWITCH,
+    chart_copy,
+    of_kind,
+    pod_templates,
+    render,
+    run_helm,
+    values_file,
+)
+
+
+@pytest.fixture
+def chart(tmp_path: Path) -> Path:
+    return chart_copy(tmp_path)
+
+
+def test_the_chart_lints_with_the_default_values() -> None:
+    run_helm("lint", "--strict", str(CHART))
+
+
+def test_the_chart_lints_with_every_switch_on(chart: Path) -> None:
+    run_helm(
+        "lint", "--strict", str(chart), "--values", str(values_file(chart.parent, EVERY_SWITCH))
+    )
+
+
+def test_the_defaults_render_the_core_and_nothing_optional() -> None:
+    objects = render(CHART)
+    kinds = sorted({obj["kind"] for obj in objects})
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "ServiceAccount",
+    ]
+
+
+def test_every_switch_renders_its_object(chart: Path) -> None:
+    kinds = {obj["kind"] for obj in render(chart, EVERY_SWITCH)}
+    for kind in ("Ingress", "HTTPRoute", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"):
+        assert kind in kinds
+
+
+def test_the_routing_table_is_never_templated(chart: Path) -> None:
+    """The operator creates and owns the routing ConfigMaps; the only ConfigMap is the dashboard."""
+    configmaps = of_kind(render(chart, EVERY_SWITCH), "ConfigMap")
+    assert [cm["metadata"]["name"] for cm in configmaps] == ["shortlink-dashboard"]
+    assert TABLE_LABEL not in configmaps[0]["metadata"]["labels"]
+
+
+def test_the_operator_is_a_single_writer_with_a_liveness_probe() -> None:
+    (deployment,) = [d for d in of_kind(render(CHART), "Deployment") if "operator" in _name(d)]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["SHORTLINK_LIVENESS_ENDPOINT"] == "http://0.0.0.0:8081/healthz"
+
+
+def test_the_redirector_scales_spreads_and_survives_evictions() -> None:
+    objects = render(CHART)
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if "redirector" in _name(d)]
+    assert "replicas" not in deployment["spec"]  # the HPA owns it
+    spec = deployment["spec"]["template"]["spec"]
+    assert [c["topologyKey"] for c in spec["topologySpreadConstraints"]] == [
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    ]
+    container = spec["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    (hpa,) = of_kind(objects, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == _name(deployment)
+    (pdb,) = of_kind(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_without_autoscaling_the_deployment_sets_its_replicas() -> None:
+    objects = render(CHART, {"redirector": {"autoscaling": {"enabled": False}, "replicaCount": 3}})
+    assert not of_kind(objects, "HorizontalPodAutoscaler")
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if "redirector" in _name(d)]
+    assert deployment["spec"]["replicas"] == 3
+
+
+def test_every_container_runs_read_only_as_non_root() -> None:
+    for _, template in pod_templates(render(CHART)):
+        for container in template["spec"]["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_no_rbac_rule_uses_a_wildcard() -> None:
+    roles = [o for o in render(CHART) if o["kind"] in {"Role", "ClusterRole"}]
+    assert roles
+    for role in roles:
+        for rule in role["rules"]:
+            for field in ("apiGroups", "resources", "verbs", "resourceNames"):
+                assert "*" not in rule.get(field, []), (_name(role), rule)
+
+
+@pytest.mark.parametrize(
+    ("switch", "path"),
+    [
+        ("prometheusRule", "files/alerts/shortlink.rules.yaml"),
+        ("grafanaDashboard", "files/dashboards/shortlink.json"),
+    ],
+)
+def test_a_monitoring_switch_without_its_file_fails_clearly(
+    tmp_path: Path, switch: str, path: str
+) -> None:
+    chart = chart_copy(tmp_path, monitoring_files=False)
+    (chart / path).unlink(missing_ok=True)
+    values = values_file(tmp_path, {"monitoring": {switch: {"enabled": True}}})
+    result = run_helm("template", "x", str(chart), "--values", str(values), check=False)
+    assert result.returncode != 0
+    assert f"monitoring.{switch}.enabled is on, but the chart has no {path}" in result.stderr
+
+
+def test_the_rules_and_the_dashboard_are_included_verbatim(chart: Path) -> None:
+    objects = render(chart, EVERY_SWITCH)
+    (rule,) = of_kind(objects, "PrometheusRule")
+    rules_file = yaml.safe_load((chart / "files/alerts/shortlink.rules.yaml").read_text())
+    assert rule["spec"] == rules_file
+    (dashboard,) = of_kind(objects, "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    expected = (chart / "files/dashboards/shortlink.json").read_text().rstrip("\n")
+    assert dashboard["data"]["shortlink.json"] == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"operator": {"shardz": 3}}, "additional properties 'shardz' not allowed"),
+        ({"operator": {"publicBaseUrl": "ftp://x"}}, "/operator/publicBaseUrl"),
+        ({"operator": {"shards": 0}}, "/operator/shards"),
+        ({"redirector": {"logLevel": "loud"}}, "/redirector/logLevel"),
+        ({"crds": {"enabled": "yes"}}, "/crds/enabled"),
+    ],
+)
+def test_the_schema_rejects_bad_values(
+    tmp_path: Path, values: dict[str, Any], complaint: str
+) -> None:
+    args = ("template", "x", str(CHART), "--values", str(values_file(tmp_path, values)))
+    result = run_helm(*args, check=False)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_every_value_is_commented() -> None:
+    """Each key in values.yaml has a comment line right above it (resources use Kubernetes' own)."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    uncommented = []
+    inside_resources = None
+    for number, line in enumerate(lines):
+        key = re.match(r"^(\s*)([A-Za-z][\w.-]*):", line)
+        if not key:
+            continue
+        indent = len(key.group(1))
+        if inside_resources is not None and indent > inside_resources:
+            continue
+        inside_resources = indent if key.group(2) == "resources" else None
+        if not lines[number - 1].strip().startswith("#"):
+            uncommented.append(line.strip())
+    assert uncommented == []
+
+
+def test_the_charts_crds_are_exactly_the_crds_folder() -> None:
+    """Drift check: `make chart-crds` copies crds/ into the chart; any difference fails here."""
+    copies = CHART / "files" / "crds"
+    comparison = filecmp.dircmp(CRDS, copies)
+    assert comparison.left_only == [], "new CRDs not in the chart: run `make chart-crds`"
+    assert comparison.right_only == [], "CRDs removed from crds/ are still in the chart"
+    _, mismatch, errors = filecmp.cmpfiles(CRDS, copies, comparison.common_files, shallow=False)
+    assert mismatch == errors == [], "chart CRDs differ from crds/: run `make chart-crds`"
+
+
+def test_every_crd_renders_as_in_the_crds_folder_and_is_kept() -> None:
+    sources = {
+        doc["metadata"]["name"]: doc
+        for path in sorted(CRDS.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    }
+    rendered = {_name(crd): crd for crd in of_kind(render(CHART), "CustomResourceDefinition")}
+    assert rendered.keys() == sources.keys()
+    for name, crd in rendered.items():
+        assert crd["spec"] == sources[name]["spec"]
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+
+
+def test_crds_can_be_left_out_or_not_kept() -> None:
+    assert not of_kind(render(CHART, {"crds": {"enabled": False}}), "CustomResourceDefinition")
+    for crd in of_kind(render(CHART, {"crds": {"keep": False}}), "CustomResourceDefinition"):
+        assert "helm.sh/resource-policy" not in (crd["metadata"].get("annotations") or {})
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["name"])
