@@ -95,3 +95,8 @@ format: deps ## Format and autofix the code.
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (keeps the built kube-apiserver).
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(SHORTLINK_CACHE)/run
+
+.PHONY: bench
+bench: deps kube-apiserver ## Measure: redirector vs nginx, propagation, scale (results in .cache/bench).
+	@hack/install-system-deps.sh nginx wrk
+	$(PY) -m bench $(BENCH_ARGS)

@@ -9,6 +9,8 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 for extra in "$@"; do
   case "$extra" in
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || need_apt+=(prometheus) ;;
+    nginx) command -v nginx >/dev/null || need_apt+=(nginx-light) ;;
+    wrk) command -v wrk >/dev/null || need_apt+=(wrk) ;;
     *) echo "unknown extra: $extra" >&2; exit 2 ;;
   esac
 done

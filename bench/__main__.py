@@ -1,0 +1,86 @@
+"""`make bench`: throughput against nginx, propagation latency and scale, with a summary.
+
+Results go to `.cache/bench/results.json`, a Markdown summary to `.cache/bench/summary.md` and a
+plot of latency over load to `.cache/bench/latency.png`; `--publish` also copies the summary and
+the plot to `docs/performance/`, which the README quotes.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench import machine, propagation, report, throughput
+from shortlink_localcluster.build import ensure_kube_apiserver
+from shortlink_localcluster.controlplane import ControlPlane
+from shortlink_localcluster.stack import REPO, install_crds
+
+VARIANTS: dict[str, tuple[str, ...]] = {"counting on": ()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--links", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, nargs="+", default=[64])
+    parser.add_argument(
+        "--curve",
+        type=int,
+        nargs="*",
+        default=[1, 8, 32, 64, 128],
+        help="connection counts for the latency plot",
+    )
+    parser.add_argument("--updates", type=int, default=200)
+    parser.add_argument(
+        "--publish", action="store_true", help="copy summary and plot to docs/performance"
+    )
+    args = parser.parse_args()
+
+    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache")).resolve()
+    out = cache / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"machine": machine.describe()}
+    with tempfile.TemporaryDirectory(prefix="shortlink-bench-") as tmp:
+        workdir = Path(tmp)
+        control_plane = ControlPlane(
+            workdir=workdir / "control-plane", kube_apiserver=ensure_kube_apiserver(cache)
+        )
+        control_plane.start()
+        try:
+            install_crds(control_plane)
+            print(f"throughput: {args.links:,} links, {args.seconds:.0f} s per run", flush=True)
+            connections = sorted(set(args.connections) | set(args.curve))
+            results["throughput"] = throughput.measure(
+                control_plane,
+                workdir,
+                links=args.links,
+                seconds=args.seconds,
+                connections=connections,
+                variants=VARIANTS,
+            )
+            print(f"propagation: {args.updates} updates", flush=True)
+            results["propagation"] = propagation.measure(
+                control_plane, existing=1000, updates=args.updates
+            )
+            print(
+                f"  p50 {results['propagation']['p50_ms']} ms  p99 {results['propagation']['p99_ms']} ms  max {results['propagation']['max_ms']} ms"
+            )
+        finally:
+            control_plane.stop()
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    summary = report.summary(results)
+    (out / "summary.md").write_text(summary)
+    report.plot(results, out / "latency.png")
+    print(summary)
+    if args.publish:
+        docs = REPO / "docs" / "performance"
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(out / "summary.md", docs / "summary.md")
+        shutil.copy(out / "latency.png", docs / "latency.png")
+
+
+if __name__ == "__main__":
+    main()

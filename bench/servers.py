@@ -1,0 +1,91 @@
+"""The two servers under test, each pinned to the same core: nginx and the redirector."""
+
+import sys
+from pathlib import Path
+
+from shortlink_localcluster.controlplane import ControlPlane
+from shortlink_localcluster.processes import Process, wait_until
+from shortlink_localcluster.stack import http_status
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  map_hash_max_size 262144;
+  map_hash_bucket_size 256;
+  map $uri $target {{
+    default "";
+    include {prefix}/map.conf;
+  }}
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    location / {{
+      if ($target = "") {{ return 404; }}
+      return 302 $target;
+    }}
+  }}
+}}
+"""
+
+
+def start_nginx(prefix: Path, *, port: int, core: int) -> Process:
+    (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, port=port))
+    process = Process(
+        "nginx",
+        ["taskset", "-c", str(core), "nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+        log_path=prefix / "nginx.out",
+    )
+    wait_until(
+        lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 404,
+        timeout=20,
+        what="nginx",
+        alive=[process],
+    )
+    return process
+
+
+def start_redirector(
+    control_plane: ControlPlane,
+    *,
+    namespace: str,
+    port: int,
+    metrics_port: int,
+    core: int,
+    extra: tuple[str, ...],
+    log: Path,
+) -> Process:
+    process = Process(
+        "redirector",
+        [
+            "taskset",
+            "-c",
+            str(core),
+            sys.executable,
+            "-m",
+            "shortlink_redirector",
+            "--namespace",
+            namespace,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--metrics-host",
+            "127.0.0.1",
+            "--metrics-port",
+            str(metrics_port),
+            *extra,
+        ],
+        log_path=log,
+        env=control_plane.env(),
+    )
+    wait_until(
+        lambda: http_status(f"http://127.0.0.1:{port}/readyz") == 200,
+        timeout=120,
+        what="redirector ready",
+        alive=[process],
+    )
+    return process

@@ -1,0 +1,56 @@
+"""A synthetic routing table of N links, served the same way by the redirector and by nginx."""
+
+import json
+import random
+from pathlib import Path
+
+from shortlink_core.link import Link
+from shortlink_core.table import Route, split_into_shards
+from shortlink_localcluster.controlplane import ControlPlane
+from shortlink_localcluster.stack import kubectl
+
+_WORDS = ("docs", "team", "wiki", "plan", "dash", "oncall", "design", "api", "blog", "release")
+
+
+def synthetic_routes(count: int, *, seed: int = 7) -> list[Route]:
+    """`count` links with go-link-like slugs and ~70-byte targets, as in facts.md."""
+    rng = random.Random(seed)
+    routes = []
+    for i in range(count):
+        slug = f"{rng.choice(_WORDS)}-{i:06d}"
+        url = f"https://intranet.example.com/{rng.choice(_WORDS)}/{i:06d}/overview?src=golink"
+        routes.append(Route(slug=slug, link=Link(url=url, slug=slug), namespace="bench", name=slug))
+    return routes
+
+
+def publish(
+    control_plane: ControlPlane, routes: list[Route], *, namespace: str, shards: int
+) -> None:
+    """Write the table's shards as the operator would, straight through the API."""
+    items = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"shortlink.dev/routing-table": "true"},
+            },
+            "data": data,
+        }
+        for name, data in split_into_shards(routes, shards).items()
+    ]
+    kubectl(control_plane, "create", "namespace", namespace, check=False)
+    for item in items:  # one at a time: a List of 15 MB would be one huge request
+        kubectl(control_plane, "apply", "--server-side", "-f", "-", stdin=json.dumps(item))
+
+
+def write_paths(routes: list[Route], path: Path, *, sample: int = 20_000, seed: int = 11) -> None:
+    """A random sample of existing slugs, one request path per line, for wrk."""
+    rng = random.Random(seed)
+    chosen = rng.sample(routes, min(sample, len(routes)))
+    path.write_text("".join(f"/{route.slug}\n" for route in chosen))
+
+
+def write_nginx_map(routes: list[Route], path: Path) -> None:
+    path.write_text("".join(f'/{route.slug} "{route.link.url}";\n' for route in routes))
