@@ -66,6 +66,10 @@ test: lint kube-apiserver ## Lint, then every test tier: unit, component, cluste
 test-unit: deps ## Only the unit and component tiers (no control plane).
 	$(VENV)/bin/pytest tests/unit tests/component $(PYTEST_ARGS)
 
+.PHONY: bench
+bench: deps ## Microbenchmarks: per-request cost of the redirect hot path (in-process).
+	$(PY) bench/hotpath.py --with-visit-log
+
 .PHONY: format
 format: deps ## Format and autofix the code.
 	$(VENV)/bin/ruff format .

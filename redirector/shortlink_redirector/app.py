@@ -1,13 +1,18 @@
 """The redirector's ASGI application.
 
 A GET or HEAD for a slug in the table is answered right here from the route's prepared status and
-headers: no routing, no middleware, no Request object. Everything else (probes, unknown slugs,
-other methods) falls through to the Starlette app in `pages`. Probe paths cannot be shadowed by a
-link, because the table never holds a reserved slug (see `shortlink_core.validation`).
+headers: no routing, no middleware, no Request object. Counting it is a handful of integer
+increments (the link, its visitor and referrer class, a latency bucket) and, when the visit log is
+on, one list append. Everything else (probes, unknown slugs, other methods) falls through to the
+Starlette app in `pages`. Probe paths cannot be shadowed by a link, because the table never holds
+a reserved slug (see `shortlink_core.validation`).
 """
+
+from time import perf_counter, time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shortlink_redirector.classify import referrer_class, visitor_class
 from shortlink_redirector.pages import build_pages
 from shortlink_redirector.state import RedirectorState
 
@@ -18,12 +23,36 @@ class Redirector:
     def __init__(self, state: RedirectorState, *, fallback: ASGIApp | None = None) -> None:
         self.state = state
         self.fallback = fallback if fallback is not None else build_pages(state)
+        traffic = state.metrics.traffic
+        # Bound once: attribute lookups on every request add up.
+        self._visitors = traffic.visitors
+        self._referrers = traffic.referrers
+        self._redirect_latency = traffic.redirect_latency
+        self._other_latency = traffic.other_latency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+        started = perf_counter()
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD"):
             served = self.state.table.routes.get(scope["path"][1:])
             if served is not None:
                 served.counter.value += 1
+                agent = referer = host = forwarded = b""
+                for name, value in scope["headers"]:
+                    if name == b"user-agent":
+                        agent = value
+                    elif name == b"referer":
+                        referer = value
+                    elif name == b"host":
+                        host = value
+                    elif name == b"x-forwarded-for":
+                        forwarded = value
+                visitor = visitor_class(agent)
+                self._visitors[visitor] += 1
+                referrer = referrer_class(referer, host)
+                self._referrers[referrer] += 1
                 await send(
                     {
                         "type": "http.response.start",
@@ -32,8 +61,17 @@ class Redirector:
                     }
                 )
                 await send(_EMPTY_BODY)
+                visit_log = self.state.visit_log
+                if visit_log is not None:
+                    client = scope.get("client")
+                    peer = client[0] if client else None
+                    visit_log.record(
+                        (time(), host, served, visitor, referrer, referer, peer, forwarded)
+                    )
+                self._redirect_latency.observe(perf_counter() - started)
                 return
         await self.fallback(scope, receive, send)
+        self._other_latency.observe(perf_counter() - started)
 
 
 def create_app(state: RedirectorState | None = None) -> Redirector:

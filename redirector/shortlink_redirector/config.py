@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from shortlink_redirector.addresses import Network, parse_networks
+from shortlink_redirector.metrics import DEFAULT_MAX_LINK_SERIES
+
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -19,6 +22,12 @@ class RedirectorConfig:
     metrics_host: str = "0.0.0.0"  # noqa: S104
     metrics_port: int = 9090
     log_level: str = "info"
+    #: At most this many links get a redirect series of their own; the rest share an overflow one.
+    max_link_series: int = DEFAULT_MAX_LINK_SERIES
+    #: Write one JSON line per redirect to standard output.
+    visit_log: bool = True
+    #: Peers whose X-Forwarded-For header is believed (e.g. the ingress controller's pods).
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 def _default_namespace() -> str:
@@ -60,7 +69,32 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
     parser.add_argument(
         "--log-level", default=env("SHORTLINK_LOG_LEVEL", "info"), help="[$SHORTLINK_LOG_LEVEL]"
     )
+    parser.add_argument(
+        "--max-link-series",
+        type=int,
+        default=int(env("SHORTLINK_MAX_LINK_SERIES", str(DEFAULT_MAX_LINK_SERIES))),
+        help="links with a redirect series of their own; more share one overflow series "
+        "[$SHORTLINK_MAX_LINK_SERIES]",
+    )
+    parser.add_argument(
+        "--visit-log",
+        action=argparse.BooleanOptionalAction,
+        default=env("SHORTLINK_VISIT_LOG", "true").lower() not in ("false", "0", "no", "off"),
+        help="one JSON line per redirect on standard output [$SHORTLINK_VISIT_LOG=true|false]",
+    )
+    parser.add_argument(
+        "--trusted-proxies",
+        default=env("SHORTLINK_TRUSTED_PROXIES", ""),
+        help="comma-separated CIDRs whose X-Forwarded-For names the client in the visit log "
+        "[$SHORTLINK_TRUSTED_PROXIES]",
+    )
     args = parser.parse_args(argv)
+    if args.max_link_series < 0:
+        parser.error("--max-link-series must not be negative")
+    try:
+        trusted_proxies = parse_networks(args.trusted_proxies)
+    except ValueError as error:
+        parser.error(f"--trusted-proxies: {error}")
     return RedirectorConfig(
         namespace=args.namespace,
         host=args.host,
@@ -68,4 +102,7 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
         log_level=args.log_level,
+        max_link_series=args.max_link_series,
+        visit_log=args.visit_log,
+        trusted_proxies=trusted_proxies,
     )

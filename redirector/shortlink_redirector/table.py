@@ -41,17 +41,23 @@ def prepare(route: Route, counter: LinkCounter) -> ServedRoute:
 
 @dataclass(frozen=True, slots=True)
 class RoutingTable:
-    """Slug → prepared route, and which slugs each shard contributed."""
+    """Slug → prepared route, which slugs each shard contributed, and each shard's size."""
 
     # Plain dicts, never changed after construction: a dict lookup is the cheapest there is.
     routes: dict[str, ServedRoute]
     shards: dict[str, frozenset[str]]
+    #: Bytes of each shard's ConfigMap data as it was loaded.
+    sizes: dict[str, int]
 
     def __len__(self) -> int:
         return len(self.routes)
 
+    @property
+    def bytes(self) -> int:
+        return sum(self.sizes.values())
+
     def with_shard(
-        self, name: str, routes: Iterable[Route], counters: LinkCounters
+        self, name: str, routes: Iterable[Route], counters: LinkCounters, *, size: int = 0
     ) -> "RoutingTable":
         """A new table where shard `name` holds exactly `routes` (an empty iterable removes it)."""
         merged = dict(self.routes)
@@ -62,12 +68,13 @@ class RoutingTable:
             counter = counters.for_link(route.namespace, route.name, route.code)
             merged[route.slug] = prepare(route, counter)
             slugs.append(route.slug)
-        shards = dict(self.shards)
+        shards, sizes = dict(self.shards), dict(self.sizes)
         if slugs:
-            shards[name] = frozenset(slugs)
+            shards[name], sizes[name] = frozenset(slugs), size
         else:
             shards.pop(name, None)
-        return RoutingTable(routes=merged, shards=shards)
+            sizes.pop(name, None)
+        return RoutingTable(routes=merged, shards=shards, sizes=sizes)
 
 
-EMPTY_TABLE: Final = RoutingTable(routes={}, shards={})
+EMPTY_TABLE: Final = RoutingTable(routes={}, shards={}, sizes={})

@@ -1,0 +1,1 @@
+"""Microbenchmarks run by `make bench`."""
