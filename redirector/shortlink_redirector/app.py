@@ -23,7 +23,7 @@ class Redirector:
     def __init__(self, state: RedirectorState, *, fallback: ASGIApp | None = None) -> None:
         self.state = state
         self.fallback = fallback if fallback is not None else build_pages(state)
-        traffic = state.metrics.traffic
+        traffic = self._traffic = state.metrics.traffic
         # Bound once: attribute lookups on every request add up.
         self._visitors = traffic.visitors
         self._referrers = traffic.referrers
@@ -31,47 +31,53 @@ class Redirector:
         self._other_latency = traffic.other_latency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = perf_counter()
-        if scope["type"] != "http":
-            await self.fallback(scope, receive, send)
-            return
-        if scope["method"] in ("GET", "HEAD"):
-            served = self.state.table.routes.get(scope["path"][1:])
-            if served is not None:
-                served.counter.value += 1
-                agent = referer = host = forwarded = b""
-                for name, value in scope["headers"]:
-                    if name == b"user-agent":
-                        agent = value
-                    elif name == b"referer":
-                        referer = value
-                    elif name == b"host":
-                        host = value
-                    elif name == b"x-forwarded-for":
-                        forwarded = value
-                visitor = visitor_class(agent)
-                self._visitors[visitor] += 1
-                referrer = referrer_class(referer, host)
-                self._referrers[referrer] += 1
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": served.status,
-                        "headers": served.headers,
-                    }
-                )
-                await send(_EMPTY_BODY)
-                visit_log = self.state.visit_log
-                if visit_log is not None:
-                    client = scope.get("client")
-                    peer = client[0] if client else None
-                    visit_log.record(
-                        (time(), host, served, visitor, referrer, referer, peer, forwarded)
-                    )
-                self._redirect_latency.observe(perf_counter() - started)
+        # One try around everything rather than a nested call: a coroutine call per request
+        # costs more than the try, which is free until something raises.
+        try:
+            started = perf_counter()
+            if scope["type"] != "http":
+                await self.fallback(scope, receive, send)
                 return
-        await self.fallback(scope, receive, send)
-        self._other_latency.observe(perf_counter() - started)
+            if scope["method"] in ("GET", "HEAD"):
+                served = self.state.table.routes.get(scope["path"][1:])
+                if served is not None:
+                    served.counter.value += 1
+                    agent = referer = host = forwarded = b""
+                    for name, value in scope["headers"]:
+                        if name == b"user-agent":
+                            agent = value
+                        elif name == b"referer":
+                            referer = value
+                        elif name == b"host":
+                            host = value
+                        elif name == b"x-forwarded-for":
+                            forwarded = value
+                    visitor = visitor_class(agent)
+                    self._visitors[visitor] += 1
+                    referrer = referrer_class(referer, host)
+                    self._referrers[referrer] += 1
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": served.status,
+                            "headers": served.headers,
+                        }
+                    )
+                    await send(_EMPTY_BODY)
+                    visit_log = self.state.visit_log
+                    if visit_log is not None:
+                        client = scope.get("client")
+                        peer = client[0] if client else None
+                        visit_log.record(
+                            (time(), host, served, visitor, referrer, referer, peer, forwarded)
+                        )
+                    self._redirect_latency.observe(perf_counter() - started)
+                    return
+            await self.fallback(scope, receive, send)
+            self._other_latency.observe(perf_counter() - started)
+        except Exception:  # Starlette has answered 500 if it still could; count, then re-raise
+            self._traffic.errors += 1
+            raise
 
 
 def create_app(state: RedirectorState | None = None) -> Redirector:

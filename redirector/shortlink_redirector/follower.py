@@ -69,6 +69,7 @@ def load_all(state: RedirectorState, shards: Mapping[str, Mapping[str, str]]) ->
         table = _with_shard(state, table, name, data)
     _swap(state, table)
     state.ready = True
+    state.metrics.table_loaded.set(1)
 
 
 def apply_shard(state: RedirectorState, name: str, data: Mapping[str, str]) -> None:

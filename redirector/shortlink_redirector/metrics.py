@@ -131,8 +131,15 @@ class Traffic(Collector):
     referrers: list[int] = field(default_factory=lambda: [0] * len(REFERRER_CLASSES))
     redirect_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     other_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: Requests that ended in an exception (answered 500 when a response was still possible).
+    errors: int = 0
 
     def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        yield CounterMetricFamily(
+            "shortlink_request_errors",
+            "Requests that failed with an error inside the redirector.",
+            value=self.errors,
+        )
         visits = CounterMetricFamily(
             "shortlink_visits_by_visitor_class",
             "Redirects served, by the kind of client that asked (from its User-Agent).",
@@ -186,6 +193,11 @@ class RedirectorMetrics:
         self.not_found = Counter(
             "shortlink_not_found",
             "Requests for a slug that is not in the routing table (the path is not recorded).",
+            registry=self.registry,
+        )
+        self.table_loaded = Gauge(
+            "shortlink_table_loaded",
+            "1 once a complete routing table has been loaded (the redirector is ready), else 0.",
             registry=self.registry,
         )
         self.table_entries = Gauge(
