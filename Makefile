@@ -58,8 +58,12 @@ lint: deps ## ruff (lint and format) and mypy --strict.
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+.PHONY: prometheus
+prometheus: ## Install Prometheus and promtool (Debian's prometheus) for the observability tier.
+	@hack/install-system-deps.sh prometheus
+
 .PHONY: test
-test: lint kube-apiserver ## Lint, then every test tier: unit, component, cluster.
+test: lint kube-apiserver prometheus ## Lint, then every tier: unit, component, cluster, prometheus.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
