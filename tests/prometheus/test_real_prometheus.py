@@ -216,3 +216,26 @@ def test_prometheus_evaluates_the_rules_and_raises_the_provoked_alerts(
         assert set(states.values()) <= {"pending", "firing"}
 
     eventually(raised, timeout=15)
+
+
+def test_the_redirector_process_logs_each_visit_anonymised(
+    observed_stack: Stack, traffic: Traffic
+) -> None:
+    assert observed_stack.redirector is not None
+    log = observed_stack.redirector.log_path
+
+    def logged() -> list[dict[str, Any]]:
+        visits = [
+            json.loads(line)
+            for line in log.read_text().splitlines()
+            if line.startswith('{"event":"visit"')
+        ]
+        assert len(visits) == PHONE_VISITS + BOT_VISITS + DESKTOP_VISITS
+        return visits
+
+    visits = eventually(logged, timeout=5)
+    assert {visit["client"] for visit in visits} == {"127.0.0.0"}
+    docs = [visit for visit in visits if visit["slug"] == traffic.docs]
+    assert {visit["target_host"] for visit in docs} == {"example.com"}
+    assert {visit["visitor"] for visit in docs} == {"mobile", "bot"}
+    assert "token=1" not in log.read_text()
