@@ -79,13 +79,18 @@ lint: deps ## ruff (lint and format) and mypy --strict.
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint operator/Dockerfile redirector/Dockerfile
 
+.PHONY: prometheus
+prometheus: ## Install Prometheus and promtool (Debian's prometheus) for the observability tier.
+	@hack/install-system-deps.sh prometheus
+
 .PHONY: test
-test: lint kube-apiserver chart-tools ## Lint, then every test tier: unit, component, cluster.
+test: lint kube-apiserver chart-tools prometheus ## Lint, then every tier: unit, component, cluster, chart, prometheus.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: deps ## Only the unit and component tiers (no control plane).
 	$(VENV)/bin/pytest tests/unit tests/component $(PYTEST_ARGS)
+
 
 .PHONY: format
 format: deps ## Format and autofix the code.
@@ -99,4 +104,5 @@ clean: ## Remove the virtualenv and caches (keeps the built kube-apiserver).
 .PHONY: bench
 bench: deps kube-apiserver ## Measure: redirector vs nginx, propagation, scale (results in .cache/bench).
 	@hack/install-system-deps.sh nginx wrk
+	$(PY) bench/hotpath.py --with-visit-log
 	$(PY) -m bench $(BENCH_ARGS)

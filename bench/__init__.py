@@ -1,1 +1,1 @@
-"""`make bench`: measurements of shortlink on this machine, written under .cache/bench/."""
+"""`make bench`: measurements of shortlink on this machine (results under .cache/bench/)."""

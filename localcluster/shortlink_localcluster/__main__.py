@@ -22,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="shortlink-localcluster", description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="redirector port on 127.0.0.1")
     parser.add_argument("--metrics-port", type=int, default=9090, help="metrics port on 127.0.0.1")
+    parser.add_argument(
+        "--operator-metrics-port", type=int, default=9091, help="operator metrics on 127.0.0.1"
+    )
     parser.add_argument("--examples", type=Path, default=REPO / "examples")
     args = parser.parse_args(argv)
 
@@ -29,7 +32,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     workdir = cache / "run"
     shutil.rmtree(workdir, ignore_errors=True)
     control_plane = ControlPlane(workdir=workdir, kube_apiserver=ensure_kube_apiserver(cache))
-    stack = Stack(control_plane, port=args.port, metrics_port=args.metrics_port)
+    stack = Stack(
+        control_plane,
+        port=args.port,
+        metrics_port=args.metrics_port,
+        operator_metrics_port=args.operator_metrics_port,
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
@@ -49,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"  export KUBECONFIG={control_plane.kubeconfig} PATH={kubectl_dir}:$PATH\n"
             f"  curl -i {stack.base_url}/k8s-docs\n"
             "  kubectl get sl\n\n"
-            f"metrics: {stack.metrics_url}   logs: {control_plane.logs}\n"
+            f"metrics: {stack.metrics_url} (redirector), {stack.operator_metrics_url} (operator)\n"
+            f"logs: {control_plane.logs}\n"
             "Ctrl-C stops everything.",
             flush=True,
         )

@@ -88,6 +88,7 @@ class Stack:
     metrics_port: int = field(default_factory=free_port)
     public_base_url: str | None = None
     operator_health_port: int = field(default_factory=free_port)
+    operator_metrics_port: int = field(default_factory=free_port)
     #: Extra operator flags, e.g. a short --resync-seconds in tests.
     operator_args: tuple[str, ...] = ()
     #: Extra redirector flags, e.g. --country-header.
@@ -113,6 +114,10 @@ class Stack:
     def metrics_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/metrics"
 
+    @property
+    def operator_metrics_url(self) -> str:
+        return f"http://{self.host}:{self.operator_metrics_port}/metrics"
+
     def start(self) -> None:
         kubectl(self.control_plane, "create", "namespace", self.namespace, check=False)
         self.start_operator()
@@ -133,6 +138,10 @@ class Stack:
             self.public_base_url or self.base_url,
             "--liveness-endpoint",
             self.operator_health_url,
+            "--metrics-host",
+            self.host,
+            "--metrics-port",
+            str(self.operator_metrics_port),
             *self.operator_args,
             *extra,
             kubeconfig=self.operator_kubeconfig,

@@ -4,9 +4,11 @@ import logging
 from collections.abc import Sequence
 
 import kopf
+from prometheus_client import start_http_server
 
 from shortlink_operator import handlers
 from shortlink_operator.config import parse_config
+from shortlink_operator.metrics import OperatorMetrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -14,11 +16,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     kopf.configure(verbose=False)  # kopf sets up logging for the whole process
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request is noise
     assert handlers.shortlinks  # the import above registers the handlers with kopf
+    metrics = OperatorMetrics()
+    if config.metrics_port:
+        # A thread of its own: a scrape is answered even while the event loop is busy planning.
+        start_http_server(config.metrics_port, addr=config.metrics_host, registry=metrics.registry)
     kopf.run(
         clusterwide=True,
         standalone=True,
         liveness_endpoint=config.liveness_endpoint,
-        memo=kopf.Memo(config=config),
+        memo=kopf.Memo(config=config, metrics=metrics),
     )
 
 

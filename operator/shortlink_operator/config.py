@@ -26,6 +26,9 @@ class OperatorConfig:
     slug_key: str = "shortlink"
     #: kopf's liveness endpoint, e.g. http://0.0.0.0:8081/healthz; None to serve none.
     liveness_endpoint: str | None = None
+    #: Where Prometheus metrics are served (/metrics); port 0 serves none.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - a server in a pod listens on all its addresses
+    metrics_port: int = 9091
 
 
 def _default_namespace() -> str:
@@ -72,7 +75,21 @@ def parse_config(argv: Sequence[str] | None = None) -> OperatorConfig:
         default=env("SHORTLINK_LIVENESS_ENDPOINT"),
         help="kopf liveness endpoint, [$SHORTLINK_LIVENESS_ENDPOINT]",
     )
+    parser.add_argument(
+        "--metrics-host",
+        default=env("SHORTLINK_OPERATOR_METRICS_HOST", "0.0.0.0"),  # noqa: S104
+        help="address of the Prometheus endpoint [$SHORTLINK_OPERATOR_METRICS_HOST]",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(env("SHORTLINK_OPERATOR_METRICS_PORT", "9091")),
+        help="port of the Prometheus endpoint /metrics, 0 for none "
+        "[$SHORTLINK_OPERATOR_METRICS_PORT]",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.metrics_port <= 65535:
+        parser.error("--metrics-port must be between 0 and 65535")
     if not 1 <= args.shards <= 1000:
         parser.error("--shards must be between 1 and 1000")
     if not args.public_base_url.startswith(("http://", "https://")):
@@ -84,4 +101,6 @@ def parse_config(argv: Sequence[str] | None = None) -> OperatorConfig:
         resync_seconds=args.resync_seconds,
         slug_key=args.slug_key,
         liveness_endpoint=args.liveness_endpoint,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
     )

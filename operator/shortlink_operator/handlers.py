@@ -23,7 +23,8 @@ from shortlink_operator.publisher import Publisher
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     config: OperatorConfig = memo.config
     configure(settings)
-    memo.publisher = Publisher(kube=Kube(namespace=config.namespace), config=config)
+    kube = Kube(namespace=config.namespace, metrics=memo.metrics)
+    memo.publisher = Publisher(kube=kube, config=config)
     memo.publishing = asyncio.create_task(memo.publisher.run(), name="shortlink-publisher")
 
 

@@ -24,6 +24,7 @@ from shortlink_core.api import (
     TABLE_LABEL,
     TABLE_LABEL_SELECTOR,
 )
+from shortlink_operator.metrics import OperatorMetrics, observed
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
@@ -53,16 +54,21 @@ class Kube:
     error of that request (retried by the caller), not of the process.
     """
 
-    def __init__(self, *, namespace: str, api: Any = None) -> None:
+    def __init__(
+        self, *, namespace: str, api: Any = None, metrics: OperatorMetrics | None = None
+    ) -> None:
         self._api = api
         self.namespace = namespace
+        self.metrics = metrics if metrics is not None else OperatorMetrics()
 
+    @observed("list_shards")
     async def list_shards(self) -> dict[str, Shard]:
         body = await self._call(
             "GET", "v1", "configmaps", params={"labelSelector": TABLE_LABEL_SELECTOR}
         )
         return {item["metadata"]["name"]: _shard(item) for item in body["items"]}
 
+    @observed("create_shard")
     async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:
         body = {
             "apiVersion": "v1",
@@ -75,6 +81,7 @@ class Kube:
         }
         return _shard(await self._call("POST", "v1", "configmaps", json=body))
 
+    @observed("update_shard")
     async def update_shard(self, shard: Shard, data: Mapping[str, str]) -> Shard:
         # A merge patch with metadata.resourceVersion is a precondition: 409 if it moved on.
         patch = {
@@ -91,11 +98,13 @@ class Kube:
             )
         )
 
+    @observed("delete_shard")
     async def delete_shard(self, shard: Shard) -> None:
         options = {"preconditions": {"resourceVersion": shard.resource_version}}
         with contextlib.suppress(Gone):  # already deleted is deleted
             await self._call("DELETE", "v1", f"configmaps/{shard.name}", json=options)
 
+    @observed("patch_status")
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Merge `status` into a ShortLink's status; a link deleted meanwhile is not an error."""
         with contextlib.suppress(Gone):
@@ -108,6 +117,7 @@ class Kube:
                 headers=MERGE_PATCH,
             )
 
+    @observed("list_shortlinks")
     async def any_shortlinks(self) -> bool:
         body = await self._call("GET", API_VERSION, PLURAL, namespace="", params={"limit": 1})
         return bool(body["items"])

@@ -17,6 +17,7 @@ from typing import Any, Final
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Kube, Shard
 from shortlink_operator.links import IndexedLink
+from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.planning import Settings, plan
 
 LinkSource = Callable[[], Iterable[IndexedLink]]
@@ -30,6 +31,7 @@ class Publisher:
         self, *, kube: Kube, config: OperatorConfig, clock: Callable[[], float] = time.time
     ) -> None:
         self._kube = kube
+        self._metrics: OperatorMetrics = kube.metrics
         self._config = config
         self._clock = clock
         self._wake = asyncio.Event()
@@ -74,13 +76,16 @@ class Publisher:
             try:
                 await self.publish(self._source())
                 failures = 0
+                self._metrics.passes.labels("success").inc()
             except Conflict:
+                self._metrics.passes.labels("conflict").inc()
                 logger.info(
                     "a routing-table shard changed underneath; re-reading and planning again"
                 )
                 self._shards = None
                 self._wake.set()
             except Exception:
+                self._metrics.passes.labels("error").inc()
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 failures += 1
                 logger.exception("publishing the routing table failed; retrying in %s s", delay)
@@ -108,26 +113,47 @@ class Publisher:
         self._forget_seen_statuses(links)
         if self._shards is None:
             self._shards = await self._kube.list_shards()
-        wanted = plan(
-            links,
-            settings=self._settings,
-            now=self._clock(),
-            status_of=lambda link: self._written.get(link.key, link.status),
-        )
+        with self._metrics.plan_duration.time():
+            wanted = plan(
+                links,
+                settings=self._settings,
+                now=self._clock(),
+                status_of=lambda link: self._written.get(link.key, link.status),
+            )
         self._next_change = wanted.next_change
         shards = self._shards
+        table_written = False
         for name, data in wanted.shards.items():
             current = shards.get(name)
             if current is None:
                 shards[name] = await self._kube.create_shard(name, data)
+                table_written = True
             elif dict(current.data) != data:
                 shards[name] = await self._kube.update_shard(current, data)
+                table_written = True
         for name in sorted(set(shards) - set(wanted.shards)):
             await self._kube.delete_shard(shards.pop(name))
+            table_written = True
         for (namespace, name), status in wanted.statuses.items():
             await self._kube.patch_status(namespace, name, status)
             self._written[(namespace, name)] = status
         self.last_success = time.time()
+        self._observe(links, wanted.shards, table_written=table_written)
+
+    def _observe(
+        self,
+        links: list[IndexedLink],
+        shards: Mapping[str, Mapping[str, str]],
+        *,
+        table_written: bool,
+    ) -> None:
+        """Metrics of a successful pass (kept apart from publishing itself)."""
+        assert self.last_success is not None
+        self._metrics.observe_links(self._written.get(link.key, link.status) for link in links)
+        self._metrics.observe_shards(shards)
+        self._metrics.last_publish.set(self.last_success)
+        if table_written:
+            self._metrics.last_table_write.set(self.last_success)
 
     def _forget_seen_statuses(self, links: list[IndexedLink]) -> None:
         present = {link.key: link for link in links}

@@ -1,6 +1,7 @@
 """`python -m shortlink_redirector`: serve redirects and /metrics, and follow the table.
 
-Two uvicorn servers (redirects, metrics) and the table follower share one event loop. SIGTERM and
+Two uvicorn servers (redirects, metrics), the table follower and the visit-log writer share one
+event loop; visit-log lines go to standard output, diagnostics to standard error. SIGTERM and
 SIGINT stop both servers; uvicorn's own signal handling is switched off because each server would
 otherwise take the signal from the other.
 """
@@ -9,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Generator, Sequence
 
 import uvicorn
@@ -19,7 +21,9 @@ from shortlink_redirector.app import create_app
 from shortlink_redirector.config import RedirectorConfig, parse_config
 from shortlink_redirector.follower import TableFollower
 from shortlink_redirector.kube import ShardSource
+from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.state import RedirectorState, ServingSettings
+from shortlink_redirector.visitlog import VisitLog
 
 
 class _Server(uvicorn.Server):
@@ -29,11 +33,20 @@ class _Server(uvicorn.Server):
 
 
 async def serve(config: RedirectorConfig) -> None:
-    state = RedirectorState(
-        serving=ServingSettings(
-            permanent_max_age=config.permanent_max_age, country_header=config.country_header
+    metrics = RedirectorMetrics(max_link_series=config.max_link_series)
+    visit_log = (
+        VisitLog(
+            stream=sys.stdout,
+            trusted_proxies=config.trusted_proxies,
+            on_drop=metrics.visit_log_dropped.inc,
         )
+        if config.visit_log
+        else None
     )
+    serving = ServingSettings(
+        permanent_max_age=config.permanent_max_age, country_header=config.country_header
+    )
+    state = RedirectorState(metrics=metrics, serving=serving, visit_log=visit_log)
     follower = TableFollower(source=ShardSource(namespace=config.namespace), state=state)
     common = {"access_log": False, "lifespan": "off", "log_level": config.log_level}
     redirects = _Server(
@@ -46,7 +59,7 @@ async def serve(config: RedirectorConfig) -> None:
             **common,  # type: ignore[arg-type]
         )
     )
-    metrics = _Server(
+    metrics_server = _Server(
         uvicorn.Config(
             make_asgi_app(registry=state.metrics.registry),
             host=config.metrics_host,
@@ -56,13 +69,16 @@ async def serve(config: RedirectorConfig) -> None:
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, _stop, redirects, metrics)
-    following = asyncio.create_task(follower.run(), name="table-follower")
+        loop.add_signal_handler(signum, _stop, redirects, metrics_server)
+    background = [asyncio.create_task(follower.run(), name="table-follower")]
+    if visit_log is not None:
+        background.append(asyncio.create_task(visit_log.run(), name="visit-log"))
     try:
-        await asyncio.gather(redirects.serve(), metrics.serve())
+        await asyncio.gather(redirects.serve(), metrics_server.serve())
     finally:
-        following.cancel()
-        await asyncio.gather(following, return_exceptions=True)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
 
 
 def _stop(*servers: uvicorn.Server) -> None:

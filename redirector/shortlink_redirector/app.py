@@ -3,18 +3,22 @@
 A GET or HEAD whose path is a uniform link's exact slug, without a query string, is answered right
 here from the route's prepared status and headers: no routing, no middleware, no Request object.
 Other redirects (rules, times, templates, suffixes, forwarded queries, other spellings) are decided
-by `resolve` and also answered here. Everything else — probes, inspect pages, QR codes, not found,
-gone, other methods — goes to the Starlette app in `pages`. Probe paths cannot be shadowed by a
-link, because the table never holds a reserved slug (see `shortlink_core.validation`).
+by `resolve` and also answered here. Counting a redirect is a handful of integer increments (the
+link, its visitor and referrer class, a latency bucket) and, when the visit log is on, one list
+append. Everything else — probes, inspect pages, QR codes, not found, gone, other methods — goes
+to the Starlette app in `pages`. Probe paths cannot be shadowed by a link, because the table never
+holds a reserved slug (see `shortlink_core.validation`).
 """
 
-import time
+from time import perf_counter, time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shortlink_redirector.classify import referrer_class, visitor_class
 from shortlink_redirector.pages import build_pages
 from shortlink_redirector.resolve import Redirect, resolve, visit_of
 from shortlink_redirector.state import RedirectorState
+from shortlink_redirector.table import ServedRoute
 
 _EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
@@ -23,41 +27,87 @@ class Redirector:
     def __init__(self, state: RedirectorState, *, fallback: ASGIApp | None = None) -> None:
         self.state = state
         self.fallback = fallback if fallback is not None else build_pages(state)
+        traffic = self._traffic = state.metrics.traffic
+        # Bound once: attribute lookups on every request add up.
+        self._visitors = traffic.visitors
+        self._referrers = traffic.referrers
+        self._redirect_latency = traffic.redirect_latency
+        self._other_latency = traffic.other_latency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            table = self.state.table
-            served = None if scope["query_string"] else table.fast.get(scope["path"])
-            if served is not None:
-                served.counter.value += 1
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": served.status,
-                        "headers": served.headers,
-                    }
-                )
-                await send(_EMPTY_BODY)
+        # One try around everything rather than a nested call: a coroutine call per request
+        # costs more than the try, which is free until something raises.
+        try:
+            started = perf_counter()
+            if scope["type"] != "http":
+                await self.fallback(scope, receive, send)
                 return
-            decision = resolve(
-                table,
-                visit_of(scope),
-                now=time.time(),
-                max_age=self.state.serving.permanent_max_age,
-                country_header=self.state.serving.country_header,
+            if scope["method"] in ("GET", "HEAD"):
+                table = self.state.table
+                served = None if scope["query_string"] else table.fast.get(scope["path"])
+                if served is not None:
+                    status, headers = served.status, served.headers
+                else:
+                    serving = self.state.serving
+                    decision = resolve(
+                        table,
+                        visit_of(scope),
+                        now=time(),
+                        max_age=serving.permanent_max_age,
+                        country_header=serving.country_header,
+                    )
+                    if isinstance(decision, Redirect):
+                        served, status, headers = decision.served, decision.status, decision.headers
+                if served is not None:
+                    await send(
+                        {"type": "http.response.start", "status": status, "headers": headers}
+                    )
+                    await send(_EMPTY_BODY)
+                    self._count(scope, served, status, headers[0][1], started)
+                    return
+            await self.fallback(scope, receive, send)
+            self._other_latency.observe(perf_counter() - started)
+        except Exception:  # Starlette has answered 500 if it still could; count, then re-raise
+            self._traffic.errors += 1
+            raise
+
+    def _count(
+        self, scope: Scope, served: ServedRoute, status: int, location: bytes, started: float
+    ) -> None:
+        served.counter.value += 1
+        agent = referer = host = forwarded = b""
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                agent = value
+            elif name == b"referer":
+                referer = value
+            elif name == b"host":
+                host = value
+            elif name == b"x-forwarded-for":
+                forwarded = value
+        visitor = visitor_class(agent)
+        self._visitors[visitor] += 1
+        referrer = referrer_class(referer, host)
+        self._referrers[referrer] += 1
+        visit_log = self.state.visit_log
+        if visit_log is not None:
+            client = scope.get("client")
+            peer = client[0] if client else None
+            visit_log.record(
+                (
+                    time(),
+                    host,
+                    served,
+                    status,
+                    location,
+                    visitor,
+                    referrer,
+                    referer,
+                    peer,
+                    forwarded,
+                )
             )
-            if isinstance(decision, Redirect):
-                decision.served.counter.value += 1
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": decision.status,
-                        "headers": decision.headers,
-                    }
-                )
-                await send(_EMPTY_BODY)
-                return
-        await self.fallback(scope, receive, send)
+        self._redirect_latency.observe(perf_counter() - started)
 
 
 def create_app(state: RedirectorState | None = None) -> Redirector:

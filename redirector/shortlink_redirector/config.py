@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from shortlink_redirector.addresses import Network, parse_networks
+from shortlink_redirector.metrics import DEFAULT_MAX_LINK_SERIES
+
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -21,6 +24,12 @@ class RedirectorConfig:
     log_level: str = "info"
     permanent_max_age: int = 3600
     country_header: str = ""
+    #: At most this many links get a redirect series of their own; the rest share an overflow one.
+    max_link_series: int = DEFAULT_MAX_LINK_SERIES
+    #: Write one JSON line per redirect to standard output.
+    visit_log: bool = True
+    #: Peers whose X-Forwarded-For header is believed (e.g. the ingress controller's pods).
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 def _default_namespace() -> str:
@@ -74,7 +83,32 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         help="trusted header with the visitor's country code, e.g. CF-IPCountry "
         "[$SHORTLINK_COUNTRY_HEADER]",
     )
+    parser.add_argument(
+        "--max-link-series",
+        type=int,
+        default=int(env("SHORTLINK_MAX_LINK_SERIES", str(DEFAULT_MAX_LINK_SERIES))),
+        help="links with a redirect series of their own; more share one overflow series "
+        "[$SHORTLINK_MAX_LINK_SERIES]",
+    )
+    parser.add_argument(
+        "--visit-log",
+        action=argparse.BooleanOptionalAction,
+        default=env("SHORTLINK_VISIT_LOG", "true").lower() not in ("false", "0", "no", "off"),
+        help="one JSON line per redirect on standard output [$SHORTLINK_VISIT_LOG=true|false]",
+    )
+    parser.add_argument(
+        "--trusted-proxies",
+        default=env("SHORTLINK_TRUSTED_PROXIES", ""),
+        help="comma-separated CIDRs whose X-Forwarded-For names the client in the visit log "
+        "[$SHORTLINK_TRUSTED_PROXIES]",
+    )
     args = parser.parse_args(argv)
+    if args.max_link_series < 0:
+        parser.error("--max-link-series must not be negative")
+    try:
+        trusted_proxies = parse_networks(args.trusted_proxies)
+    except ValueError as error:
+        parser.error(f"--trusted-proxies: {error}")
     return RedirectorConfig(
         namespace=args.namespace,
         host=args.host,
@@ -84,4 +118,7 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         log_level=args.log_level,
         permanent_max_age=args.permanent_max_age,
         country_header=args.country_header.lower(),
+        max_link_series=args.max_link_series,
+        visit_log=args.visit_log,
+        trusted_proxies=trusted_proxies,
     )

@@ -69,6 +69,7 @@ def load_all(state: RedirectorState, shards: Mapping[str, Mapping[str, str]]) ->
         table = _with_shard(state, table, name, data)
     _swap(state, table)
     state.ready = True
+    state.metrics.table_loaded.set(1)
 
 
 def apply_shard(state: RedirectorState, name: str, data: Mapping[str, str]) -> None:
@@ -91,12 +92,18 @@ def _with_shard(
     for rejected in decoded.rejected:
         metrics.table_load_failures.inc()
         logger.error("shard %s: entry not served: %s", name, rejected)
+    size = sum(len(key) + len(value.encode()) for key, value in data.items())
     return table.with_shard(
-        name, decoded.routes, metrics.links, max_age=state.serving.permanent_max_age
+        name, decoded.routes, metrics.links, max_age=state.serving.permanent_max_age, size=size
     )
 
 
 def _swap(state: RedirectorState, table: RoutingTable) -> None:
     state.table = table  # one assignment: requests see the old table or the new, never a mix
-    state.metrics.table_entries.set(len(table))
-    state.metrics.table_updated.set(time.time())
+    metrics = state.metrics
+    if len(metrics.links.counters) > len(table):  # links went away: free their series
+        metrics.links.retain(served.counter for served in table.routes.values())
+    metrics.table_entries.set(len(table))
+    metrics.table_bytes.set(table.bytes)
+    metrics.table_version.inc()
+    metrics.table_updated.set(time.time())

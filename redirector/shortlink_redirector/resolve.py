@@ -19,13 +19,7 @@ from starlette.types import Scope
 from shortlink_core.link import Link, Rule
 from shortlink_core.templates import append_suffix, is_template, merge_query, render
 from shortlink_redirector.table import RoutingTable, ServedRoute, redirect_headers
-from shortlink_redirector.visitors import (
-    anonymise,
-    bucket,
-    device_class,
-    language_matches,
-    preferred_languages,
-)
+from shortlink_redirector.visitors import bucket, device, language_matches, preferred_languages
 
 _SAFE_LOCATION: Final = re.compile(r"https?://[^/?#\s\\]+[^\x00-\x20\x7f]*", re.I)
 
@@ -121,9 +115,7 @@ def _destination(link: Link, visit: Visit, *, now: float, country_header: str) -
             if rule.url is not None:
                 return rule.url
             total = sum(arm.weight for arm in rule.split)
-            point = bucket(
-                f"{anonymise(visit.client)}|{visit.headers.get('user-agent', '')}", total
-            )
+            point = bucket(visit.client, visit.headers.get("user-agent", ""), total)
             for arm in rule.split:
                 if point < arm.weight:
                     return arm.url
@@ -133,7 +125,7 @@ def _destination(link: Link, visit: Visit, *, now: float, country_header: str) -
 
 def _matches(rule: Rule, visit: Visit, *, now: float, country_header: str) -> bool:
     headers = visit.headers
-    if rule.devices and device_class(headers.get("user-agent", "")) not in rule.devices:
+    if rule.devices and device(headers.get("user-agent", "")) not in rule.devices:
         return False
     if rule.languages and not language_matches(
         rule.languages, preferred_languages(headers.get("accept-language", ""))

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.table import EMPTY_TABLE, RoutingTable
+from shortlink_redirector.visitlog import VisitLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +26,5 @@ class RedirectorState:
     table: RoutingTable = EMPTY_TABLE
     #: True once a complete table has been loaded; stays True while serving the last good one.
     ready: bool = False
+    #: Where each redirect is recorded, or None when the visit log is switched off.
+    visit_log: VisitLog | None = None

@@ -43,7 +43,9 @@ def redirect_headers(location: str, *, code: int, cacheable: bool, max_age: int)
         else "private, no-store"
     )
     return [
-        (b"location", location.encode("ascii")),  # the operator normalised every URL to ASCII
+        # First, always: the visit log reads the Location as headers[0]. ASCII: the operator
+        # normalised every URL.
+        (b"location", location.encode("ascii")),
         (b"content-length", b"0"),
         (b"cache-control", cache.encode()),
         *COMMON_HEADERS,
@@ -64,6 +66,8 @@ class RoutingTable:
     """Every served route by routing key, the fast index, and which keys each shard holds."""
 
     routes: dict[str, ServedRoute] = field(default_factory=dict)
+    #: Bytes of each shard's ConfigMap data as it was loaded.
+    sizes: dict[str, int] = field(default_factory=dict)
     #: "/<slug>" → route, for uniform links that no host-specific link shadows.
     fast: dict[str, ServedRoute] = field(default_factory=dict)
     shards: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -73,8 +77,18 @@ class RoutingTable:
     def __len__(self) -> int:
         return len(self.routes)
 
+    @property
+    def bytes(self) -> int:
+        return sum(self.sizes.values())
+
     def with_shard(
-        self, name: str, routes: Iterable[Route], counters: LinkCounters, *, max_age: int
+        self,
+        name: str,
+        routes: Iterable[Route],
+        counters: LinkCounters,
+        *,
+        max_age: int,
+        size: int = 0,
     ) -> "RoutingTable":
         """A new table where shard `name` holds exactly `routes` (none removes the shard)."""
         merged = dict(self.routes)
@@ -85,20 +99,27 @@ class RoutingTable:
             counter = counters.for_link(route.namespace, route.name, route.link.redirect_code)
             merged[route.key] = prepare(route, counter, max_age=max_age)
             keys.append(route.key)
-        shards = {**self.shards, name: frozenset(keys)} if keys else dict(self.shards)
-        if not keys:
+        shards, sizes = dict(self.shards), dict(self.sizes)
+        if keys:
+            shards[name], sizes[name] = frozenset(keys), size
+        else:
             shards.pop(name, None)
-        return RoutingTable.build(merged, shards)
+            sizes.pop(name, None)
+        return RoutingTable.build(merged, shards, sizes)
 
     @staticmethod
-    def build(routes: dict[str, ServedRoute], shards: dict[str, frozenset[str]]) -> "RoutingTable":
+    def build(
+        routes: dict[str, ServedRoute], shards: dict[str, frozenset[str]], sizes: dict[str, int]
+    ) -> "RoutingTable":
         hosted = {key.split("/", 1)[1] for key in routes if not key.startswith("/")}
         fast = {
             f"/{served.route.slug}": served
             for key, served in routes.items()
             if key.startswith("/") and served.uniform and key[1:] not in hosted
         }
-        return RoutingTable(routes=routes, fast=fast, shards=shards, has_hosts=bool(hosted))
+        return RoutingTable(
+            routes=routes, sizes=sizes, fast=fast, shards=shards, has_hosts=bool(hosted)
+        )
 
     def lookup(self, host: str, slug: str) -> ServedRoute | None:
         """The route for `slug` on `host`: the host's own link first, then a host-less one."""

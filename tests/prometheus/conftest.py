@@ -1,0 +1,48 @@
+"""The observability tier: a real Prometheus scraping a real redirector and operator.
+
+The control plane is this tier's own (the `control_plane` fixture of the cluster tier, imported
+here, is instantiated once per directory), so the operator's counts of links by reason see only
+the links these tests create.
+"""
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from shortlink_localcluster.controlplane import ControlPlane
+from shortlink_localcluster.stack import Stack
+from tests.cluster.conftest import control_plane
+from tests.prometheus.server import Prometheus
+
+__all__ = ["control_plane"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/prometheus/" in str(item.path):
+            item.add_marker(pytest.mark.prometheus)
+
+
+@pytest.fixture(scope="session")
+def observed_stack(control_plane: ControlPlane) -> Iterator[Stack]:
+    stack = Stack(control_plane, namespace=f"shortlink-obs-{secrets.token_hex(3)}")
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    observed_stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    host = observed_stack.host
+    server = Prometheus(
+        tmp_path_factory.mktemp("prometheus"),
+        jobs={
+            "shortlink-redirector": [f"{host}:{observed_stack.metrics_port}"],
+            "shortlink-operator": [f"{host}:{observed_stack.operator_metrics_port}"],
+        },
+    )
+    yield server
+    server.stop()
