@@ -55,6 +55,21 @@ def not_served(stack: Stack, slug: str, timeout: float = 10.0) -> None:
     eventually(check, timeout=timeout)
 
 
+def table_shards(cluster: "Cluster", stack: Stack) -> list[dict[str, Any]]:
+    """The routing-table ConfigMaps of `stack`'s operator, as the API returns them."""
+    listing = cluster.kubectl(
+        "get",
+        "configmaps",
+        "-l",
+        "shortlink.dev/routing-table=true",
+        "-o",
+        "json",
+        namespace=stack.namespace,
+    )
+    items: list[dict[str, Any]] = json.loads(listing.stdout)["items"]
+    return items
+
+
 class Cluster:
     """kubectl for one test, with a namespace of its own (more on demand)."""
 

@@ -3,7 +3,15 @@
 import json
 
 from shortlink_localcluster.stack import Stack
-from tests.cluster.helpers import Cluster, eventually, follow, not_served, served, shortlink
+from tests.cluster.helpers import (
+    Cluster,
+    eventually,
+    follow,
+    not_served,
+    served,
+    shortlink,
+    table_shards,
+)
 
 
 def test_a_new_link_is_served_and_reports_ready(
@@ -124,17 +132,8 @@ def test_the_table_lives_in_labelled_configmaps_in_the_operator_namespace(
 
 
 def _table(cluster: Cluster, stack: Stack) -> dict[str, dict[str, object]]:
-    listing = cluster.kubectl(
-        "get",
-        "configmaps",
-        "-l",
-        "shortlink.dev/routing-table=true",
-        "-o",
-        "json",
-        namespace=stack.namespace,
-    )
     table: dict[str, dict[str, object]] = {}
-    for item in json.loads(listing.stdout)["items"]:
+    for item in table_shards(cluster, stack):
         assert item["data"]["format"] == "1"
         assert item["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "shortlink-operator"
         table.update(json.loads(item["data"]["routes.json"]))

@@ -10,7 +10,7 @@ from shortlink_core.matching import match_key
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import wait_until
 from shortlink_localcluster.stack import Stack, http_status
-from tests.cluster.helpers import Cluster, eventually, follow, served, shortlink
+from tests.cluster.helpers import Cluster, eventually, follow, served, shortlink, table_shards
 
 
 @pytest.fixture
@@ -157,18 +157,7 @@ def _versions(cluster: Cluster, stack: Stack) -> dict[str, str]:
 
 
 def _shard_of(cluster: Cluster, stack: Stack, slug: str) -> str:
-    listing = json.loads(
-        cluster.kubectl(
-            "get",
-            "configmaps",
-            "-l",
-            "shortlink.dev/routing-table=true",
-            "-o",
-            "json",
-            namespace=stack.namespace,
-        ).stdout
-    )
-    for item in listing["items"]:
+    for item in table_shards(cluster, stack):
         if f"/{match_key(slug)}" in json.loads(item["data"]["routes.json"]):
             return str(item["metadata"]["name"])
     raise AssertionError(f"{slug} is in no shard")
