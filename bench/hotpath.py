@@ -48,6 +48,8 @@ def _scopes() -> list[dict[str, Any]]:
             "type": "http",
             "method": "GET",
             "path": f"/s{i % LINKS}",
+            "raw_path": f"/s{i % LINKS}".encode(),
+            "query_string": b"",
             "client": ("198.51.100.7", 50000),
             "headers": [
                 (b"host", b"go.example.com"),

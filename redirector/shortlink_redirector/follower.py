@@ -15,7 +15,7 @@ from typing import Final
 from shortlink_core.table import TableFormatError, decode_shard
 from shortlink_redirector.kube import ShardSource, WatchExpired
 from shortlink_redirector.state import RedirectorState
-from shortlink_redirector.table import EMPTY_TABLE, RoutingTable
+from shortlink_redirector.table import EMPTY_TABLE, RoutingTable, ShardContent
 
 BACKOFF_SECONDS: Final = (0.2, 0.5, 1, 2, 4, 8)
 
@@ -63,39 +63,44 @@ class TableFollower:
 def load_all(state: RedirectorState, shards: Mapping[str, Mapping[str, str]]) -> None:
     """Serve exactly `shards` (a complete listing), and mark the redirector ready."""
     table = state.table if state.ready else EMPTY_TABLE
-    for name in set(table.shards) - set(shards):
-        table = _with_shard(state, table, name, {})
+    changes: dict[str, ShardContent] = dict.fromkeys(set(table.shards) - set(shards), ((), 0))
     for name, data in sorted(shards.items()):
-        table = _with_shard(state, table, name, data)
-    _swap(state, table)
+        content = _content(state, name, data)
+        if content is not None:
+            changes[name] = content
+    _swap(state, _with(state, table, changes))
     state.ready = True
     state.metrics.table_loaded.set(1)
 
 
 def apply_shard(state: RedirectorState, name: str, data: Mapping[str, str]) -> None:
     """Serve shard `name` as `data` says from now on; empty `data` means it was deleted."""
-    _swap(state, _with_shard(state, state.table, name, data))
+    content = _content(state, name, data)
+    if content is not None:
+        _swap(state, _with(state, state.table, {name: content}))
 
 
-def _with_shard(
-    state: RedirectorState, table: RoutingTable, name: str, data: Mapping[str, str]
-) -> RoutingTable:
-    metrics = state.metrics
+def _content(state: RedirectorState, name: str, data: Mapping[str, str]) -> ShardContent | None:
+    """The routes of a shard's `data`, or None to keep its last good version."""
     if not data:
-        return table.with_shard(name, (), metrics.links, max_age=state.serving.permanent_max_age)
+        return (), 0
+    metrics = state.metrics
     try:
         decoded = decode_shard(data)
     except TableFormatError as error:
         metrics.table_load_failures.inc()
         logger.error("shard %s not loaded, keeping its last good version: %s", name, error)
-        return table
+        return None
     for rejected in decoded.rejected:
         metrics.table_load_failures.inc()
         logger.error("shard %s: entry not served: %s", name, rejected)
-    size = sum(len(key) + len(value.encode()) for key, value in data.items())
-    return table.with_shard(
-        name, decoded.routes, metrics.links, max_age=state.serving.permanent_max_age, size=size
-    )
+    return decoded.routes, sum(len(key) + len(value.encode()) for key, value in data.items())
+
+
+def _with(
+    state: RedirectorState, table: RoutingTable, changes: Mapping[str, ShardContent]
+) -> RoutingTable:
+    return table.with_shards(changes, state.metrics.links, max_age=state.serving.permanent_max_age)
 
 
 def _swap(state: RedirectorState, table: RoutingTable) -> None:

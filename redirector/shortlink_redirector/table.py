@@ -7,7 +7,7 @@ list, filed in `fast` under their exact path, so the common redirect is one dict
 the app swaps it in with one assignment, so a request sees the old table or the new, never a mix.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -16,6 +16,8 @@ from shortlink_core.table import Route
 from shortlink_redirector.metrics import LinkCounter, LinkCounters
 
 Headers = list[tuple[bytes, bytes]]
+#: A shard's routes and the bytes of its ConfigMap data.
+ShardContent = tuple[Iterable[Route], int]
 
 #: Permanent redirects may be cached by browsers; temporary ones must come back, to be counted.
 PERMANENT_CODES: Final = frozenset({301, 308})
@@ -81,30 +83,31 @@ class RoutingTable:
     def bytes(self) -> int:
         return sum(self.sizes.values())
 
-    def with_shard(
+    def with_shards(
         self,
-        name: str,
-        routes: Iterable[Route],
+        changes: Mapping[str, ShardContent],
         counters: LinkCounters,
         *,
         max_age: int,
-        size: int = 0,
     ) -> "RoutingTable":
-        """A new table where shard `name` holds exactly `routes` (none removes the shard)."""
+        """A new table where each named shard holds exactly the given routes (none removes it).
+
+        All changes are applied to one copy and the fast index is built once, so loading a whole
+        table of many shards costs one pass, not one pass per shard.
+        """
         merged = dict(self.routes)
-        for key in self.shards.get(name, ()):
-            merged.pop(key, None)
-        keys = []
-        for route in routes:
-            counter = counters.for_link(route.namespace, route.name, route.link.redirect_code)
-            merged[route.key] = prepare(route, counter, max_age=max_age)
-            keys.append(route.key)
         shards, sizes = dict(self.shards), dict(self.sizes)
-        if keys:
-            shards[name], sizes[name] = frozenset(keys), size
-        else:
-            shards.pop(name, None)
+        for name, (routes, size) in changes.items():
+            for key in shards.pop(name, ()):
+                merged.pop(key, None)
             sizes.pop(name, None)
+            keys = []
+            for route in routes:
+                counter = counters.for_link(route.namespace, route.name, route.link.redirect_code)
+                merged[route.key] = prepare(route, counter, max_age=max_age)
+                keys.append(route.key)
+            if keys:
+                shards[name], sizes[name] = frozenset(keys), size
         return RoutingTable.build(merged, shards, sizes)
 
     @staticmethod

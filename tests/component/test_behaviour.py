@@ -462,7 +462,9 @@ def test_a_location_that_is_not_http_is_never_sent() -> None:
     forged = Route(
         slug="x", link=Link(url="javascript:alert(1)", slug="x"), namespace="n", name="x"
     )
-    table = EMPTY_TABLE.with_shard("s", [forged], RedirectorState().metrics.links, max_age=0)
+    table = EMPTY_TABLE.with_shards(
+        {"s": ([forged], 0)}, RedirectorState().metrics.links, max_age=0
+    )
     decision = resolve(table, Visit("", "/x/y", "", {}, ""), now=0, max_age=0, country_header="")
     assert isinstance(decision, NotFound)
 
