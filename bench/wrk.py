@@ -52,7 +52,7 @@ def run(
             "wrk",
             "-t1",
             f"-c{connections}",
-            f"-d{seconds}s",
+            f"-d{max(1, round(seconds))}s",
             "--timeout",
             "5s",
             "-s",
