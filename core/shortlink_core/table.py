@@ -21,6 +21,8 @@ from shortlink_core.validation import InvalidLink, normalize_url, validate_slug
 FORMAT_VERSION: Final = "1"
 FORMAT_KEY: Final = "format"
 ROUTES_KEY: Final = "routes.json"
+#: Slugs held for a deleted owner during the grace period (read by the operator only).
+RELEASED_KEY: Final = "released.json"
 
 
 class TableFormatError(ValueError):
@@ -56,19 +58,53 @@ def shard_name(index: int) -> str:
     return f"{TABLE_NAME_PREFIX}-{index:03d}"
 
 
-def encode_shard(routes: Iterable[Route]) -> dict[str, str]:
-    """The ConfigMap `data` of a shard holding `routes` (deterministic: sorted, compact)."""
-    entries = {
-        route.slug: {
-            "url": route.url,
-            "code": route.code,
-            "namespace": route.namespace,
-            "name": route.name,
-        }
-        for route in routes
-    }
-    payload = json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return {FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: payload}
+def route_entry(route: Route) -> str:
+    """The bytes `route` takes in a shard's routes.json (without the separating comma).
+
+    A shard is `{` + the entries of its routes sorted by slug, joined by `,` + `}`: exactly what
+    `json.dumps(..., sort_keys=True)` writes, so the operator can size a shard before encoding it
+    and cache each entry between passes.
+    """
+    value = {"url": route.url, "code": route.code, "namespace": route.namespace, "name": route.name}
+    return _compact(route.slug) + ":" + _compact(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A slug whose owner was deleted, held for that owner until `until` (the grace period)."""
+
+    slug: str
+    namespace: str
+    name: str
+    #: RFC 3339 UTC time, `YYYY-MM-DDTHH:MM:SSZ`; equal-format strings compare in time order.
+    until: str
+
+
+def encode_shard(routes: Iterable[Route], released: Iterable[Release] = ()) -> dict[str, str]:
+    """The ConfigMap `data` of a shard holding `routes` (deterministic: sorted, compact).
+
+    `released` slugs are kept in a key of their own that readers of routes ignore: it is the
+    operator's durable memory of a grace period, so a restart during one does not forget it.
+    """
+    entries = sorted((route.slug, route_entry(route)) for route in routes)
+    data = {FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: "{" + ",".join(e for _, e in entries) + "}"}
+    holds = {r.slug: {"namespace": r.namespace, "name": r.name, "until": r.until} for r in released}
+    if holds:
+        data[RELEASED_KEY] = _compact(holds)
+    return data
+
+
+def decode_released(data: Mapping[str, str]) -> tuple[Release, ...]:
+    """The grace-period holds in a shard's data; a malformed key holds nothing (never raises)."""
+    try:
+        holds = json.loads(data.get(RELEASED_KEY, "{}"))
+        return tuple(
+            Release(slug=slug, namespace=h["namespace"], name=h["name"], until=h["until"])
+            for slug, h in holds.items()
+            if all(isinstance(h.get(k), str) for k in ("namespace", "name", "until"))
+        )
+    except (ValueError, AttributeError):
+        return ()
 
 
 def split_into_shards(routes: Iterable[Route], shard_count: int) -> dict[str, dict[str, str]]:
@@ -77,6 +113,10 @@ def split_into_shards(routes: Iterable[Route], shard_count: int) -> dict[str, di
     for route in routes:
         buckets.setdefault(shard_index(route.slug, shard_count), []).append(route)
     return {shard_name(index): encode_shard(bucket) for index, bucket in sorted(buckets.items())}
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def decode_shard(data: Mapping[str, str]) -> DecodedShard:

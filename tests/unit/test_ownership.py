@@ -30,10 +30,7 @@ def test_oldest_claim_owns_the_slug_in_every_arrival_order() -> None:
     for order in itertools.permutations(claims):
         result = resolve_ownership(order)
         assert result.owners["docs"].name == "oldest"
-        assert {key: owner.name for key, owner in result.losers.items()} == {
-            ("b", "newer"): "oldest",
-            ("c", "newest"): "oldest",
-        }
+        assert result.losers == {("b", "newer"): ("a", "oldest"), ("c", "newest"): ("a", "oldest")}
 
 
 def test_equal_creation_times_fall_back_to_namespace_then_name() -> None:
@@ -51,7 +48,7 @@ def test_the_established_owner_keeps_its_slug_against_an_older_newcomer() -> Non
     for order in itertools.permutations([holder, elder]):
         result = resolve_ownership(order)
         assert result.owners["docs"].name == "holder"
-        assert result.losers == {("a", "elder"): holder}
+        assert result.losers == {("a", "elder"): holder.key}
 
 
 def test_a_stale_status_for_another_slug_gives_no_seniority() -> None:
