@@ -128,19 +128,23 @@ def plan(
     )
     owners = [o for o in ownership.owners.values() if o.link is not None]
     placed, full = _place(owners, table.served, shard_count, shard_budget)
-    releases = [hold for slug, hold in held.items() if slug not in ownership.owners]
+    # Holds whose owner is not back: still written, and named to the links they turn away.
+    waiting = {slug: hold for slug, hold in held.items() if slug not in ownership.owners}
+    releases = list(waiting.values())
     shards = _encode(placed, releases, shard_count)
 
     statuses: dict[tuple[str, str], dict[str, Any]] = {}
     events: list[Event] = []
     present = {link.key: link for link in links}
     for link in links:
-        outcome = _outcome(link, ownership.losers, held, refused, full, base_url=base_url)
+        outcome = _outcome(link, ownership.losers, waiting, refused, full, base_url=base_url)
         current = status_of(link)
         status = desired_status(current, outcome, generation=link.generation, now=now)
         if status is not None:
             statuses[link.key] = status
-        if current_reason(current) != outcome.reason:
+        previous = current_reason(current)
+        # A first publication is no news: at 100,000 links an Event each would double the writes.
+        if previous != outcome.reason and not (previous is None and outcome.ready):
             events.extend(_events(link, outcome, ownership.losers.get(link.key), present))
     next_release = min((hold.until for hold in releases), default=None)
     return Plan(shards=shards, statuses=statuses, events=events, next_release=next_release)
@@ -173,11 +177,8 @@ def _holds(
 ) -> dict[str, Release]:
     """Slugs held for a deleted owner: those held already, and those whose owner just went."""
     present = {link.key for link in links}
-    held = {
-        slug: hold
-        for slug, hold in table.released.items()
-        if hold.until > now and (hold.namespace, hold.name) not in present
-    }
+    # A hold whose owner is back stays, so the owner wins the slug over newcomers in this pass.
+    held = {slug: hold for slug, hold in table.released.items() if hold.until > now}
     if grace_until is not None:
         for slug, owner in table.served.items():
             if owner not in present and slug not in held:

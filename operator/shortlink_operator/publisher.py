@@ -112,6 +112,8 @@ class Publisher:
                     if leading:
                         logger.info("another operator holds the writer Lease; standing by")
                     leading = False
+                    # Changes keep `_wake` set while we stand by: look at the Lease only so often.
+                    await asyncio.sleep(self._leadership.renew_interval)
                     continue
                 if not leading:
                     logger.info("holding the writer Lease; publishing")
