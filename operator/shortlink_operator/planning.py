@@ -216,8 +216,11 @@ def _place(
         if size > budget:
             logger.warning(
                 "shard %s holds %d bytes of links already served, over its budget of %d; "
-                "raise --shards", shard_name(index), size, budget,
-            )  # fmt: skip
+                "raise --shards",
+                shard_name(index),
+                size,
+                budget,
+            )
         placed[index] = routes
     return placed, full
 
@@ -251,9 +254,12 @@ def _route(owner: IndexedLink) -> Route:
     assert owner.link is not None
     link = owner.link
     return Route(
-        slug=link.slug, url=link.url, code=link.redirect_code, namespace=owner.namespace,
+        slug=link.slug,
+        url=link.url,
+        code=link.redirect_code,
+        namespace=owner.namespace,
         name=owner.name,
-    )  # fmt: skip
+    )
 
 
 def _slug(link: IndexedLink) -> str:

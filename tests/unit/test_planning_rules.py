@@ -42,8 +42,13 @@ def test_a_policy_refuses_slugs_outside_its_prefixes_and_names_itself() -> None:
 def test_a_violating_link_does_not_block_the_slug_for_an_allowed_one() -> None:
     older = index_link(obj("old", "https://e.com/", slug="x", ns="locked", created="2026-01-01"))
     newer = index_link(obj("new", "https://e.com/", slug="x", ns="open", created="2026-02-01"))
-    rule = index_policy(policy("lock", namespaceSelector={"matchLabels": {"tier": "locked"}},
-                               allowedSlugPrefixes=["locked-"]))  # fmt: skip
+    rule = index_policy(
+        policy(
+            "lock",
+            namespaceSelector={"matchLabels": {"tier": "locked"}},
+            allowedSlugPrefixes=["locked-"],
+        )
+    )
     result = plan(
         [older, newer],
         base_url="b",
@@ -66,8 +71,14 @@ def test_policies_add_permissions_and_label_expressions_select() -> None:
         )
     )
     labels = {"n": {"team": "b"}}
-    allowed = plan([link], base_url="b", shard_count=4, now="T", policies=[first, second],
-                   namespace_labels=labels)  # fmt: skip
+    allowed = plan(
+        [link],
+        base_url="b",
+        shard_count=4,
+        now="T",
+        policies=[first, second],
+        namespace_labels=labels,
+    )
     assert reasons(allowed) == {"l": "Published"}
     refused = plan([link], base_url="b", shard_count=4, now="T", policies=[first, second])
     assert reasons(refused) == {"l": "PolicyViolation"}
@@ -110,8 +121,14 @@ def test_a_deleted_owner_keeps_its_slug_through_the_grace_period() -> None:
     assert "served by ShortLink a/owner" in back.statuses[("b", "new")]["conditions"][0]["message"]
 
     # Without the owner, the hold ends with the grace period and the newcomer gets the slug.
-    later = plan([newcomer], base_url="b", shard_count=4, now="2026-04-01T00:05:11Z",
-                 table=reader.read(gone.shards), grace_until="2026-04-01T00:10:11Z")  # fmt: skip
+    later = plan(
+        [newcomer],
+        base_url="b",
+        shard_count=4,
+        now="2026-04-01T00:05:11Z",
+        table=reader.read(gone.shards),
+        grace_until="2026-04-01T00:10:11Z",
+    )
     assert served(later) == {"x": "new"}
 
 
@@ -163,8 +180,9 @@ def test_a_full_shard_refuses_the_newest_links_and_keeps_what_it_serves() -> Non
     # An older link arriving later never pushes out what is already served.
     elder = link(99, "2025-01-01")
     table = TableReader().read(first.shards)
-    second = plan([*old, elder], base_url="b", shard_count=1, now="T", shard_budget=budget,
-                  table=table)  # fmt: skip
+    second = plan(
+        [*old, elder], base_url="b", shard_count=1, now="T", shard_budget=budget, table=table
+    )
     assert served(second) == kept
     assert reasons(second)["l99"] == "CapacityExceeded"
     message = second.statuses[("team", "l99")]["conditions"][0]["message"]

@@ -136,9 +136,13 @@ async def test_only_the_lease_holder_publishes_and_a_standby_takes_over() -> Non
 
     def leader(identity: str) -> Leadership:
         return Leadership(
-            kube=kube, name="l", identity=identity, duration=15, clock=lambda: "T",
+            kube=kube,
+            name="l",
+            identity=identity,
+            duration=15,
+            clock=lambda: "T",
             monotonic=lambda: clock[0],
-        )  # fmt: skip
+        )
 
     first, second = leader("first"), leader("second")
     assert await first.ensure()
