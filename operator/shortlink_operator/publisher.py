@@ -98,9 +98,12 @@ class Publisher:
         failures = 0
         leading = self._leadership is None
         resync_at = time.monotonic() + self._config.resync_seconds
+        first = True  # look at the Lease at once, so a standby is known to be one from the start
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._timeout(resync_at))
+                timeout = 0 if first else self._timeout(resync_at)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            first = False
             if time.monotonic() >= resync_at:
                 self._shards = None  # periodic resync: repair anything changed behind our back
                 resync_at = time.monotonic() + self._config.resync_seconds
@@ -119,11 +122,14 @@ class Publisher:
                     logger.info("holding the writer Lease; publishing")
                     leading, self._shards = True, None
                     self._wake.set()
-                if not self._wake.is_set() or self._source is None:
+                source = self._source
+                if source is None:
+                    self._wake.clear()  # nothing to publish before kopf has filled the index
+                if source is None or not self._wake.is_set():
                     continue
                 await asyncio.sleep(self._config.debounce_seconds)
                 self._wake.clear()
-                await self.publish(self._source())
+                await self.publish(source())
                 failures = 0
             except Conflict:
                 logger.info("a routing-table shard changed underneath; re-reading and planning")
