@@ -91,6 +91,9 @@ test: lint kube-apiserver chart-tools prometheus ## Lint, then every tier: unit,
 test-unit: deps ## Only the unit and component tiers (no control plane).
 	$(VENV)/bin/pytest tests/unit tests/component $(PYTEST_ARGS)
 
+.PHONY: bench-scale
+bench-scale: kube-apiserver ## Create $$LINKS ShortLinks (default 100000) on a local control plane; JSON in .cache/bench/.
+	$(PY) bench/scale.py --links $(or $(LINKS),100000)
 
 .PHONY: format
 format: deps ## Format and autofix the code.

@@ -11,6 +11,9 @@ VERSION: Final = "v1alpha1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
 KIND: Final = "ShortLink"
 PLURAL: Final = "shortlinks"
+#: The cluster-scoped policy that restricts which slugs (and hosts) a namespace may use.
+POLICY_KIND: Final = "ShortLinkPolicy"
+POLICY_PLURAL: Final = "shortlinkpolicies"
 
 #: Label on every routing-table ConfigMap; the redirector watches exactly this selector.
 TABLE_LABEL: Final = f"{GROUP}/routing-table"

@@ -24,6 +24,9 @@ from shortlink_core.validation import InvalidLink
 FORMAT_VERSION: Final = "1"
 FORMAT_KEY: Final = "format"
 ROUTES_KEY: Final = "routes.json"
+#: Routing keys held for a deleted owner during the grace period (read by the operator only;
+#: readers of routes ignore every key but FORMAT_KEY and ROUTES_KEY).
+RELEASED_KEY: Final = "released.json"
 
 
 class TableFormatError(ValueError):
@@ -62,18 +65,62 @@ def shard_name(index: int) -> str:
     return f"{TABLE_NAME_PREFIX}-{index:03d}"
 
 
-def encode_route(route: Route) -> str:
-    """One entry's JSON, as it appears in its shard (used to measure entries against a budget)."""
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A routing key whose owner was deleted, held for that owner until `until` (grace period)."""
+
+    key: str
+    namespace: str
+    name: str
+    #: RFC 3339 UTC time, `YYYY-MM-DDTHH:MM:SSZ`; equal-format strings compare in time order.
+    until: str
+
+
+def route_entry(route: Route) -> str:
+    """The bytes `route` takes in its shard's routes.json, key included, comma excluded.
+
+    A shard is `{` + its entries sorted by routing key, joined by `,` + `}`: exactly what
+    `json.dumps(..., sort_keys=True)` writes, so the operator can size a shard before encoding it
+    and cache each entry between passes.
+    """
     entry = link_to_entry(route.link, slug=route.slug)
     entry |= {"namespace": route.namespace, "name": route.name}
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return f"{_compact(route.key)}:{_compact(entry)}"
 
 
-def encode_shard(routes: Iterable[Route]) -> dict[str, str]:
-    """The ConfigMap `data` of a shard holding `routes` (deterministic: sorted, compact)."""
-    entries = sorted((route.key, encode_route(route)) for route in routes)
-    body = ",".join(f"{json.dumps(key)}:{entry}" for key, entry in entries)
-    return {FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: "{" + body + "}"}
+def encode_entries(entries: Iterable[str], released: Iterable[Release] = ()) -> dict[str, str]:
+    """The ConfigMap `data` of a shard from `route_entry` strings (sorted here) and holds."""
+    data = {FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: "{" + ",".join(sorted(entries)) + "}"}
+    holds = {r.key: {"namespace": r.namespace, "name": r.name, "until": r.until} for r in released}
+    if holds:
+        data[RELEASED_KEY] = _compact(holds)
+    return data
+
+
+def encode_shard(routes: Iterable[Route], released: Iterable[Release] = ()) -> dict[str, str]:
+    """The ConfigMap `data` of a shard holding `routes` (deterministic: sorted, compact).
+
+    `released` keys are kept in a key of their own that readers of routes ignore: it is the
+    operator's durable memory of a grace period, so a restart during one does not forget it.
+    """
+    return encode_entries(map(route_entry, routes), released)
+
+
+def decode_released(data: Mapping[str, str]) -> tuple[Release, ...]:
+    """The grace-period holds in a shard's data; a malformed key holds nothing (never raises)."""
+    try:
+        holds = json.loads(data.get(RELEASED_KEY, "{}"))
+        return tuple(
+            Release(key=key, namespace=h["namespace"], name=h["name"], until=h["until"])
+            for key, h in holds.items()
+            if all(isinstance(h.get(k), str) for k in ("namespace", "name", "until"))
+        )
+    except (ValueError, AttributeError):
+        return ()
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def split_into_shards(routes: Iterable[Route], shard_count: int) -> dict[str, dict[str, str]]:

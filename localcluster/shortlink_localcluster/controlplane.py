@@ -18,8 +18,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import httpx
 import yaml
 
 from shortlink_localcluster.processes import Process, wait_until
@@ -217,6 +218,16 @@ class ControlPlane:
         ):
             return bool(response.status == 200)
         return False
+
+    def admin_client(self, **options: Any) -> httpx.AsyncClient:
+        """An async HTTP client for the API server, as the admin (for bulk work in tests)."""
+        token = (self._pki / "tokens.csv").read_text().split(",", 1)[0]
+        return httpx.AsyncClient(
+            base_url=self.server,
+            headers={"Authorization": f"Bearer {token}"},
+            verify=ssl.create_default_context(cafile=str(self._serving_ca)),
+            **options,
+        )
 
     def env(self, kubeconfig: Path | None = None) -> dict[str, str]:
         """The environment a client process needs to reach this control plane (as the admin, or

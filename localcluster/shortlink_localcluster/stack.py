@@ -57,6 +57,7 @@ def install_crds(control_plane: ControlPlane) -> None:
         "--for=condition=Established",
         "--timeout=30s",
         "crd/shortlinks.shortlink.dev",
+        "crd/shortlinkpolicies.shortlink.dev",
     )
 
 

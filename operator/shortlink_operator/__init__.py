@@ -3,10 +3,13 @@
 Module map:
 - `handlers`: the kopf decorators, and nothing else.
 - `links`: reads a ShortLink object into an `IndexedLink` (pure).
+- `policy`: reads ShortLinkPolicy objects and judges a link against them (pure).
 - `ownership`: decides which ShortLink owns a contested slug (pure).
+- `table_state`: reads who the table in the cluster serves, and the grace-period holds (pure).
 - `conditions`: builds `status` the way the Kubernetes API conventions describe (pure).
-- `planning`: from all links to the desired table shards and statuses (pure).
+- `planning`: from links, policies and the table to the desired shards, statuses, Events (pure).
 - `publisher`: the single writer; debounces changes and applies a plan through `kube`.
+- `leadership`: the Lease that lets one operator process write while another stands by.
 - `kube`: the one module that talks to the Kubernetes API.
 - `config`: the operator's settings, from flags and environment.
 """

@@ -21,6 +21,8 @@ class Reason:
     SUSPENDED: Final = "Suspended"
     SCHEDULED: Final = "Scheduled"
     EXPIRED: Final = "Expired"
+    POLICY_VIOLATION: Final = "PolicyViolation"
+    CAPACITY_EXCEEDED: Final = "CapacityExceeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,12 @@ def desired_status(
     }
     comparable = {key: current.get(key) for key in status}
     return None if comparable == status else status
+
+
+def current_reason(status: Mapping[str, Any]) -> str | None:
+    """The reason of the `Ready` condition in `status`, or None before there is one."""
+    condition = _find_condition(status.get("conditions"), READY)
+    return None if condition is None else condition.get("reason")
 
 
 def _find_condition(conditions: object, kind: str) -> Mapping[str, Any] | None:

@@ -33,7 +33,9 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
     settings.posting.reporting_component = "shortlink-operator"
     # The API server ends a watch after server_timeout; the client gives up a little later, so a
-    # silently stalled connection is noticed and re-established instead of waiting forever.
+    # silently stalled connection is noticed and re-established instead of waiting forever. A
+    # "410 Gone" (resourceVersion too old) makes kopf list again and re-fill the indices; the
+    # publisher's periodic resync re-reads the table, so nothing depends on an unbroken watch.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10

@@ -1,7 +1,10 @@
-"""The operator's only door to the Kubernetes API: routing-table ConfigMaps and ShortLink status.
+"""The operator's only door to the Kubernetes API: table ConfigMaps, ShortLink status, Events and
+the Lease that elects the one writer.
 
-Every write to a shard carries the resourceVersion it was computed from, so a concurrent writer
-makes the API server answer 409 (`Conflict`) instead of being silently overwritten.
+Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
+concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
+overwritten. Every error goes through `_call`, which turns the answers the caller acts on into
+exceptions of their own: `Conflict`, `Gone`, and `Throttled` (429, with the server's Retry-After).
 """
 
 import contextlib
@@ -18,6 +21,7 @@ import kr8s.asyncio
 from shortlink_core.api import (
     API_VERSION,
     FIELD_MANAGER,
+    KIND,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PLURAL,
@@ -28,6 +32,7 @@ from shortlink_operator.metrics import OperatorMetrics, observed
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
+LEASE_API: Final = "coordination.k8s.io/v1"
 
 
 class Conflict(Exception):
@@ -36,6 +41,26 @@ class Conflict(Exception):
 
 class Gone(Exception):
     """The object does not exist (any more)."""
+
+
+class Throttled(Exception):
+    """The API server asked us to slow down (429); wait `retry_after` seconds before retrying."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The coordination.k8s.io Lease that says which operator process may write."""
+
+    name: str
+    resource_version: str
+    holder: str | None
+    duration_seconds: int
+    #: The raw renewTime; only ever compared for change, so clock skew does not matter.
+    renew_time: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +142,64 @@ class Kube:
                 headers=MERGE_PATCH,
             )
 
+    @observed("post_event")
+    async def post_event(
+        self, *, namespace: str, name: str, uid: str, type: str, reason: str, message: str, now: str
+    ) -> None:
+        """Record a core/v1 Event about a ShortLink, as `kubectl describe` shows it."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{name}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": API_VERSION,
+                "kind": KIND,
+                "namespace": namespace,
+                "name": name,
+                "uid": uid,
+            },
+            "type": type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": FIELD_MANAGER},
+            "reportingComponent": FIELD_MANAGER,
+            "reportingInstance": FIELD_MANAGER,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self._call("POST", "v1", "events", namespace=namespace, json=body)
+
+    async def read_lease(self, name: str) -> Lease:
+        return _lease(await self._call("GET", LEASE_API, f"leases/{name}"))
+
+    async def create_lease(self, name: str, *, holder: str, duration: int, now: str) -> Lease:
+        body = {
+            "apiVersion": LEASE_API,
+            "kind": "Lease",
+            "metadata": {"name": name},
+            "spec": _lease_spec(holder, duration, now, acquired=True),
+        }
+        return _lease(await self._call("POST", LEASE_API, "leases", json=body))
+
+    async def write_lease(
+        self, lease: Lease, *, holder: str | None, duration: int, now: str, acquired: bool
+    ) -> Lease:
+        """Replace the Lease's spec, guarded by its resourceVersion (409 if someone got there)."""
+        patch = {
+            "metadata": {"resourceVersion": lease.resource_version},
+            "spec": _lease_spec(holder, duration, now, acquired=acquired),
+        }
+        return _lease(
+            await self._call(
+                "PATCH",
+                LEASE_API,
+                f"leases/{lease.name}",
+                content=json.dumps(patch),
+                headers=MERGE_PATCH,
+            )
+        )
+
     @observed("list_shortlinks")
     async def any_shortlinks(self) -> bool:
         body = await self._call("GET", API_VERSION, PLURAL, namespace="", params={"limit": 1})
@@ -150,6 +233,8 @@ class Kube:
                 raise Conflict(str(error)) from error
             if code == 404:
                 raise Gone(str(error)) from error
+            if code == 429:
+                raise Throttled(str(error), _retry_after(error.response)) from error
             raise
 
 
@@ -158,6 +243,37 @@ def _shard(item: Mapping[str, Any]) -> Shard:
     return Shard(
         name=meta["name"], resource_version=meta["resourceVersion"], data=item.get("data") or {}
     )
+
+
+def _lease(item: Mapping[str, Any]) -> Lease:
+    spec = item.get("spec") or {}
+    return Lease(
+        name=item["metadata"]["name"],
+        resource_version=item["metadata"]["resourceVersion"],
+        holder=spec.get("holderIdentity") or None,
+        duration_seconds=int(spec.get("leaseDurationSeconds") or 15),
+        renew_time=spec.get("renewTime"),
+    )
+
+
+def _lease_spec(holder: str | None, duration: int, now: str, *, acquired: bool) -> dict[str, Any]:
+    # MicroTime wants fractional seconds; `now` is whole seconds in RFC 3339.
+    micro = now.replace("Z", ".000000Z")
+    spec: dict[str, Any] = {
+        "holderIdentity": holder,
+        "leaseDurationSeconds": duration,
+        "renewTime": micro,
+    }
+    if acquired:
+        spec["acquireTime"] = micro
+    return spec
+
+
+def _retry_after(response: httpx.Response | None) -> float:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", "1"))) if response else 1.0
+    except ValueError:
+        return 1.0
 
 
 def _replacing(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str | None]:

@@ -1,29 +1,51 @@
-"""From every ShortLink to what the cluster should hold: the table shards and each link's status.
+"""From every ShortLink to what the cluster should hold: table shards, statuses and Events.
 
-`plan` is a pure function of the links, the settings and the time, so the operator reaches the same
-table from the same links whatever order it saw them in, and tests need no cluster.
+`plan` is a pure function of the links, the policies, the table as it is, the settings and the
+time, so the operator reaches the same table from the same links whatever order it saw them in,
+and tests need no cluster. A link's outcome is the first of these that applies:
 
-What a link gets:
-- an invalid spec: no route, `InvalidSpec`;
-- its slug lost to another link: no route, `SlugConflict` naming the owner (aliases it won are
-  still served);
-- suspended: it keeps its slugs (un-suspending gets them back) but has no route, `Suspended`;
-- before `activeFrom` or after `expiresAt`: routed (the redirector enforces the times to the
-  second), `Scheduled` or `Expired`;
-- otherwise routed and `Published`.
+1. its spec is invalid: no route, `InvalidSpec`;
+2. a `ShortLinkPolicy` of its namespace does not allow its slugs or host: `PolicyViolation`;
+3. it lost its slug to another link, or the slug is held for a deleted owner during the grace
+   period: `SlugConflict` naming the holder (aliases it won are still served);
+4. its shard has no room under the byte budget: `CapacityExceeded` (links the table already
+   serves are placed first, so a full shard refuses the newest links, never a served one);
+5. suspended: it keeps its slugs (resuming gets them back) but has no route, `Suspended`;
+6. before `activeFrom` or after `expiresAt`: routed (the redirector enforces the times to the
+   second), `Scheduled` or `Expired`;
+7. otherwise routed and `Published`.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import functools
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
-from shortlink_core.table import Route, split_into_shards
-from shortlink_operator.conditions import Outcome, Reason, desired_status
+from shortlink_core.link import Link
+from shortlink_core.table import (
+    Release,
+    Route,
+    encode_entries,
+    route_entry,
+    shard_index,
+    shard_name,
+)
+from shortlink_operator.conditions import Outcome, Reason, current_reason, desired_status
 from shortlink_operator.generated import choose_code, full_code
 from shortlink_operator.links import IndexedLink
-from shortlink_operator.ownership import Claim, Ownership, StatusOf, resolve_ownership
+from shortlink_operator.ownership import Claim, Key, Ownership, StatusOf, resolve_ownership
+from shortlink_operator.policy import Policy, violation
+from shortlink_operator.table_state import TableState
+
+#: A quarter of the API server's 1 MiB object limit: writes of shards this size stay fast
+#: (see the facts on ConfigMap write latency) and leave room for metadata and managedFields.
+DEFAULT_SHARD_BUDGET: Final = 256 * 1024
+TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +53,21 @@ class Settings:
     base_url: str
     shard_count: int
     slug_key: bytes = b"shortlink"
+    shard_budget: int = DEFAULT_SHARD_BUDGET
+    #: How long a deleted owner's slugs are held for it; 0 releases them at once.
+    grace_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A Kubernetes Event to post about a ShortLink, because its outcome changed."""
+
+    namespace: str
+    name: str
+    uid: str
+    type: str  # Normal or Warning
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +76,11 @@ class Plan:
     shards: dict[str, dict[str, str]]
     #: The status to write, for each link whose status must change.
     statuses: dict[tuple[str, str], dict[str, Any]]
-    #: The next time (Unix seconds) at which an outcome changes by itself, if any.
-    next_change: float | None
+    #: Events for outcomes that changed in this plan.
+    events: list[Event] = field(default_factory=list)
+    #: The next time (Unix seconds) an outcome changes by itself: `activeFrom` or `expiresAt`
+    #: passing, or a grace period ending. None if there is none.
+    next_change: float | None = None
 
 
 def plan(
@@ -49,91 +89,90 @@ def plan(
     settings: Settings,
     now: float,
     status_of: StatusOf = lambda link: link.status,
+    table: TableState | None = None,
+    policies: Sequence[Policy] = (),
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Plan:
+    """The table, statuses and Events for `links`; `table` is what the cluster's table says now."""
     links = list(links)
-    claims, primary = _claims(links, settings=settings, status_of=status_of)
-    ownership = resolve_ownership(claims, status_of=status_of)
-    routes = [
-        Route(
-            slug=claim.slug,
-            link=claim.spec.with_utm_applied(),
-            namespace=claim.link.namespace,
-            name=claim.link.name,
-        )
-        for claim in ownership.owners.values()
-        if not claim.spec.suspended
-    ]
+    table = table or TableState()
     timestamp = _iso(now)
+    refused = _policy_violations(links, policies, namespace_labels or {})
+    allowed = [link for link in links if link.key not in refused]
+    claims, primary = _claims(allowed, settings=settings, status_of=status_of)
+    held = _holds(links, table, now=now, grace_seconds=settings.grace_seconds)
+    ownership = resolve_ownership(
+        claims,
+        status_of=status_of,
+        served=table.served,
+        reserved={key: (hold.namespace, hold.name) for key, hold in held.items()},
+    )
+    routed = [claim for claim in ownership.owners.values() if not claim.spec.suspended]
+    entries, full = _place(routed, table.served, settings)
+    # Holds whose owner is not back: still written, and named to the links they turn away.
+    waiting = {key: hold for key, hold in held.items() if key not in ownership.owners}
+    shards = _encode(entries, waiting.values(), settings.shard_count)
+
     statuses: dict[tuple[str, str], dict[str, Any]] = {}
+    events: list[Event] = []
+    present = {link.key: link for link in links}
     for link in links:
-        outcome = outcome_of(link, primary.get(link.key), ownership, settings=settings, now=now)
-        status = desired_status(status_of(link), outcome, generation=link.generation, now=timestamp)
+        outcome = _outcome(
+            link,
+            primary.get(link.key),
+            ownership,
+            waiting,
+            refused,
+            full,
+            settings=settings,
+            now=now,
+        )
+        current = status_of(link)
+        status = desired_status(current, outcome, generation=link.generation, now=timestamp)
         if status is not None:
             statuses[link.key] = status
+        previous = current_reason(current)
+        # A first publication is no news: at 100,000 links an Event each would double the writes.
+        if previous != outcome.reason and not (previous is None and outcome.ready):
+            holder = _holder(link, primary.get(link.key), ownership)
+            events.extend(_events(link, outcome, holder, present))
     moments = [
         moment
-        for link in links
+        for link in allowed
         if link.link is not None
         for moment in (link.link.active_from, link.link.expires_at)
         if moment is not None and moment > now
     ]
+    moments += [_epoch(hold.until) for hold in waiting.values()]
     return Plan(
-        shards=split_into_shards(routes, settings.shard_count),
-        statuses=statuses,
-        next_change=min(moments, default=None),
+        shards=shards, statuses=statuses, events=events, next_change=min(moments, default=None)
     )
 
 
-def outcome_of(
-    link: IndexedLink, slug: str | None, ownership: Ownership, *, settings: Settings, now: float
-) -> Outcome:
-    """What happened to `link`, whose primary slug (chosen or generated) is `slug`."""
-    spec = link.link
-    if spec is None or slug is None:
-        return Outcome(False, Reason.INVALID_SPEC, link.error or "the spec is invalid")
-    lost = {
-        claimed: ownership.losers[(link.namespace, link.name, claimed)].link
-        for claimed in (slug, *spec.aliases)
-        if (link.namespace, link.name, claimed) in ownership.losers
-    }
-    if slug in lost:
-        owner = lost[slug]
-        return Outcome(
-            False,
-            Reason.SLUG_CONFLICT,
-            f"slug {slug!r} is already served by ShortLink {owner.namespace}/{owner.name}; "
-            "choose another slug",
-        )
-    short_url = _short_url(settings.base_url, spec.host, slug)
-    aliases = tuple(sorted(a for a in spec.aliases if a not in lost))
-    notes = "".join(
-        f"; alias {alias!r} is served by ShortLink {owner.namespace}/{owner.name}"
-        for alias, owner in sorted(lost.items())
-    )
-
-    def outcome(ready: bool, reason: str, message: str) -> Outcome:
-        return Outcome(
-            ready, reason, message + notes, slug=slug, short_url=short_url, aliases=aliases
-        )
-
-    if spec.suspended:
-        return outcome(False, Reason.SUSPENDED, "suspended (spec.suspended is true)")
-    if spec.active_from is not None and now < spec.active_from:
-        return outcome(
-            False, Reason.SCHEDULED, f"will be served at {short_url} from {_iso(spec.active_from)}"
-        )
-    if spec.expires_at is not None and now >= spec.expires_at:
-        after = f"sent to {spec.expired_url}" if spec.expired_url else "answered 410 Gone"
-        return outcome(
-            False, Reason.EXPIRED, f"expired at {_iso(spec.expires_at)}; visitors are {after}"
-        )
-    also = f" (also as {', '.join(aliases)})" if aliases else ""
-    return outcome(True, Reason.PUBLISHED, f"served at {short_url}{also}")
+def _policy_violations(
+    links: Sequence[IndexedLink],
+    policies: Sequence[Policy],
+    labels: Mapping[str, Mapping[str, str]],
+) -> dict[Key, str]:
+    if not policies:
+        return {}
+    refused: dict[Key, str] = {}
+    for link in links:
+        if link.link is not None:
+            why = violation(
+                link.link,
+                namespace=link.namespace,
+                labels=labels.get(link.namespace, {}),
+                policies=policies,
+            )
+            if why is not None:
+                refused[link.key] = why
+    return refused
 
 
 def _claims(
     links: list[IndexedLink], *, settings: Settings, status_of: StatusOf
-) -> tuple[list[Claim], dict[tuple[str, str], str]]:
+) -> tuple[list[Claim], dict[Key, str]]:
     """Every (link, slug) claim, and each link's primary slug.
 
     Generated codes are chosen after every chosen slug is known, oldest link first, so a code
@@ -159,6 +198,196 @@ def _claims(
     return claims, primary
 
 
+def _holds(
+    links: Sequence[IndexedLink], table: TableState, *, now: float, grace_seconds: float
+) -> dict[str, Release]:
+    """Keys held for a deleted owner: those held already, and those whose owner just went."""
+    present = {link.key for link in links}
+    timestamp = _iso(now)
+    # A hold whose owner is back stays, so the owner wins the key over newcomers in this pass.
+    held = {key: hold for key, hold in table.released.items() if hold.until > timestamp}
+    if grace_seconds > 0:
+        until = _iso(now + grace_seconds)
+        for key, owner in table.served.items():
+            if owner not in present and key not in held:
+                held[key] = Release(key=key, namespace=owner[0], name=owner[1], until=until)
+    return held
+
+
+def _place(
+    claims: Sequence[Claim], served: Mapping[str, Key], settings: Settings
+) -> tuple[dict[int, list[str]], set[tuple[str, str, str]]]:
+    """Fill each shard up to the budget: what is served first, then oldest first.
+
+    Returns each shard's entries and the claims (namespace, name, slug) that did not fit.
+    """
+    buckets: dict[int, list[Claim]] = {}
+    for claim in claims:
+        buckets.setdefault(shard_index(claim.key, settings.shard_count), []).append(claim)
+    placed: dict[int, list[str]] = {}
+    full: set[tuple[str, str, str]] = set()
+    for index, bucket in buckets.items():
+        bucket.sort(
+            key=lambda c: (
+                served.get(c.key) != c.link.key,
+                c.link.created,
+                c.link.namespace,
+                c.link.name,
+            )
+        )
+        size = 2  # the braces of routes.json
+        entries: list[str] = []
+        for claim in bucket:
+            entry = _entry(_route(claim))
+            grows = len(entry) + (1 if entries else 0)
+            if size + grows > settings.shard_budget and served.get(claim.key) != claim.link.key:
+                full.add((claim.link.namespace, claim.link.name, claim.slug))
+                continue
+            size += grows
+            entries.append(entry)
+        if size > settings.shard_budget:
+            logger.warning(
+                "shard %s holds %d bytes of links already served, over its budget of %d; "
+                "raise --shards",
+                shard_name(index),
+                size,
+                settings.shard_budget,
+            )
+        placed[index] = entries
+    return placed, full
+
+
+def _encode(
+    entries: Mapping[int, list[str]], releases: Iterable[Release], shard_count: int
+) -> dict[str, dict[str, str]]:
+    held: dict[int, list[Release]] = {}
+    for hold in releases:
+        held.setdefault(shard_index(hold.key, shard_count), []).append(hold)
+    return {
+        shard_name(index): encode_entries(entries.get(index, ()), held.get(index, ()))
+        for index in sorted(set(entries) | set(held))
+        if entries.get(index) or held.get(index)
+    }
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _entry(route: Route) -> str:
+    """A route's bytes in its shard, cached: most links are unchanged from one pass to the next."""
+    return route_entry(route)
+
+
+def _route(claim: Claim) -> Route:
+    return Route(
+        slug=claim.slug,
+        link=_with_utm(claim.spec),
+        namespace=claim.link.namespace,
+        name=claim.link.name,
+    )
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _with_utm(spec: Link) -> Link:
+    return spec.with_utm_applied()
+
+
+def _outcome(
+    link: IndexedLink,
+    slug: str | None,
+    ownership: Ownership,
+    held: Mapping[str, Release],
+    refused: Mapping[Key, str],
+    full: set[tuple[str, str, str]],
+    *,
+    settings: Settings,
+    now: float,
+) -> Outcome:
+    """What happened to `link`, whose primary slug (chosen or generated) is `slug`."""
+    spec = link.link
+    if spec is None:
+        return Outcome(False, Reason.INVALID_SPEC, link.error or "the spec is invalid")
+    if link.key in refused:
+        return Outcome(False, Reason.POLICY_VIOLATION, refused[link.key])
+    assert slug is not None  # every valid, allowed link has a primary slug
+    lost = {
+        claimed: ownership.losers[(link.namespace, link.name, claimed)]
+        for claimed in (slug, *spec.aliases)
+        if (link.namespace, link.name, claimed) in ownership.losers
+    }
+    if slug in lost:
+        holder = lost[slug]
+        hold = held.get(Claim(link, spec, slug).key)
+        if hold is not None and (hold.namespace, hold.name) == holder:
+            return Outcome(
+                False,
+                Reason.SLUG_CONFLICT,
+                f"slug {slug!r} is held for ShortLink {holder[0]}/{holder[1]}, which served it and "
+                f"was deleted, until {hold.until} (grace period); choose another slug or wait",
+            )
+        return Outcome(
+            False,
+            Reason.SLUG_CONFLICT,
+            f"slug {slug!r} is already served by ShortLink {holder[0]}/{holder[1]}; "
+            "choose another slug",
+        )
+    if (link.namespace, link.name, slug) in full:
+        return Outcome(
+            False,
+            Reason.CAPACITY_EXCEEDED,
+            f"the routing-table shard for slug {slug!r} is full; links already served keep their "
+            "place, so this newer one waits (an admin can raise --shards)",
+        )
+    short_url = _short_url(settings.base_url, spec.host, slug)
+    aliases = tuple(
+        sorted(
+            a for a in spec.aliases if a not in lost and (link.namespace, link.name, a) not in full
+        )
+    )
+    notes = "".join(
+        f"; alias {alias!r} is served by ShortLink {holder[0]}/{holder[1]}"
+        for alias, holder in sorted(lost.items())
+    )
+
+    def outcome(ready: bool, reason: str, message: str) -> Outcome:
+        return Outcome(
+            ready, reason, message + notes, slug=slug, short_url=short_url, aliases=aliases
+        )
+
+    if spec.suspended:
+        return outcome(False, Reason.SUSPENDED, "suspended (spec.suspended is true)")
+    if spec.active_from is not None and now < spec.active_from:
+        return outcome(
+            False, Reason.SCHEDULED, f"will be served at {short_url} from {_iso(spec.active_from)}"
+        )
+    if spec.expires_at is not None and now >= spec.expires_at:
+        after = f"sent to {spec.expired_url}" if spec.expired_url else "answered 410 Gone"
+        return outcome(
+            False, Reason.EXPIRED, f"expired at {_iso(spec.expires_at)}; visitors are {after}"
+        )
+    also = f" (also as {', '.join(aliases)})" if aliases else ""
+    return outcome(True, Reason.PUBLISHED, f"served at {short_url}{also}")
+
+
+def _holder(link: IndexedLink, slug: str | None, ownership: Ownership) -> Key | None:
+    return ownership.losers.get((link.namespace, link.name, slug)) if slug is not None else None
+
+
+def _events(
+    link: IndexedLink, outcome: Outcome, holder: Key | None, present: Mapping[Key, IndexedLink]
+) -> list[Event]:
+    kind = "Normal" if outcome.ready else "Warning"
+    events = [Event(link.namespace, link.name, link.uid, kind, outcome.reason, outcome.message)]
+    owner = present.get(holder) if holder is not None else None
+    if outcome.reason == Reason.SLUG_CONFLICT and owner is not None:
+        message = (
+            f"ShortLink {link.namespace}/{link.name} also claims this link's slug; "
+            "this link keeps it"
+        )
+        events.append(
+            Event(owner.namespace, owner.name, owner.uid, "Normal", "SlugContested", message)
+        )
+    return events
+
+
 def _short_url(base_url: str, host: str, slug: str) -> str:
     if not host:
         return f"{base_url}/{slug}"
@@ -166,4 +395,8 @@ def _short_url(base_url: str, host: str, slug: str) -> str:
 
 
 def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(moment, tz=UTC).strftime(TIME_FORMAT)
+
+
+def _epoch(moment: str) -> float:
+    return datetime.strptime(moment, TIME_FORMAT).replace(tzinfo=UTC).timestamp()

@@ -1,88 +1,147 @@
-"""The single writer of the routing table and of ShortLink status.
+"""The single writer of the routing table, ShortLink status and Events.
 
-Changes to ShortLinks only `request()` a pass; the publisher gathers a burst of them (debounce),
-takes one snapshot of the link index, plans, and writes only what differs from the cluster: the
-shards whose bytes changed, then the statuses that changed. A 409 from the API server means someone
-else wrote a shard: the publisher re-reads the shards and plans again, never overwriting blindly.
-Other API errors back off and retry the whole pass; nothing is retried for an invalid link, because
-an invalid link is an outcome (`InvalidSpec`), not an error.
+Changes to ShortLinks, policies and namespaces only `request()` a pass; the publisher gathers a
+burst of them (debounce), takes one snapshot of the kopf indices, and runs a pass in clear steps:
+read the table (only after a resync or an error), plan, write the shards whose bytes changed, write
+the statuses that changed (a bounded number at a time), post Events for outcomes that changed.
+
+Only the holder of the writer Lease runs passes (see `leadership`). A 409 from the API server
+means someone else wrote a shard: the publisher re-reads the shards and plans again, never
+overwriting blindly. A 429 waits as long as the server asks; other API errors back off and retry
+the whole pass. Nothing is retried for a link that cannot be served, because that is an outcome
+(`InvalidSpec`, `SlugConflict`, ...), not an error.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from shortlink_operator.config import OperatorConfig
-from shortlink_operator.kube import Conflict, Kube, Shard
+from shortlink_operator.kube import Conflict, Kube, Shard, Throttled
+from shortlink_operator.leadership import Leadership
 from shortlink_operator.links import IndexedLink
 from shortlink_operator.metrics import OperatorMetrics
-from shortlink_operator.planning import Settings, plan
+from shortlink_operator.planning import Event, Plan, Settings, plan
+from shortlink_operator.policy import Policy
+from shortlink_operator.table_state import TableReader
 
-LinkSource = Callable[[], Iterable[IndexedLink]]
 BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
+TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Everything a pass plans from: a snapshot of the operator's kopf indices."""
+
+    links: Sequence[IndexedLink]
+    policies: Sequence[Policy] = ()
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+Source = Callable[[], Inputs]
+
+
+def now() -> str:
+    """The time as the API writes it (Events, the Lease)."""
+    return datetime.now(UTC).strftime(TIME_FORMAT)
+
+
 class Publisher:
     def __init__(
-        self, *, kube: Kube, config: OperatorConfig, clock: Callable[[], float] = time.time
+        self,
+        *,
+        kube: Kube,
+        config: OperatorConfig,
+        leadership: Leadership | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._kube = kube
         self._metrics: OperatorMetrics = kube.metrics
         self._config = config
+        self._leadership = leadership
         self._clock = clock
         self._wake = asyncio.Event()
-        self._source: LinkSource | None = None
+        self._source: Source | None = None
         self._shards: dict[str, Shard] | None = None  # None: read them again before writing
+        self._reader = TableReader()
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
-        self.last_success: float | None = None
-        # When a link's outcome changes by itself (activeFrom, expiresAt passing).
+        # When an outcome changes by itself (activeFrom, expiresAt, a grace period ending).
         self._next_change: float | None = None
+        self.last_success: float | None = None
         self._settings = Settings(
             base_url=config.public_base_url,
             shard_count=config.shard_count,
             slug_key=config.slug_key.encode(),
+            shard_budget=config.shard_budget_bytes,
+            grace_seconds=config.slug_grace_seconds,
         )
 
-    def request(self, source: LinkSource) -> None:
-        """Ask for a pass over the links that `source` returns (the complete, current set)."""
+    def request(self, source: Source) -> None:
+        """Ask for a pass over what `source` returns (the complete, current inputs)."""
         self._source = source
         self._wake.set()
 
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
-        if self._source is None and not await self._kube.any_shortlinks() and self._source is None:
-            self.request(
-                lambda: ()
-            )  # no links at all: publish the empty table, removing stale shards
+        await self._publish_empty_table_if_there_are_no_links()
         failures = 0
+        leading = self._leadership is None
+        resync_at = time.monotonic() + self._config.resync_seconds
+        first = True  # look at the Lease at once, so a standby is known to be one from the start
         while True:
-            timeout = self._config.resync_seconds
-            if self._next_change is not None:
-                timeout = min(timeout, max(0.0, self._next_change - self._clock()))
-            try:
+            with contextlib.suppress(TimeoutError):
+                timeout = 0 if first else self._timeout(resync_at)
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
+            first = False
+            if time.monotonic() >= resync_at:
                 self._shards = None  # periodic resync: repair anything changed behind our back
-            await asyncio.sleep(self._config.debounce_seconds)
-            self._wake.clear()
-            if self._source is None:
-                continue
+                resync_at = time.monotonic() + self._config.resync_seconds
+                self._wake.set()
+            if self._next_change is not None and self._next_change <= self._clock():
+                self._wake.set()  # a time passed (a grace period, activeFrom, expiresAt)
             try:
-                await self.publish(self._source())
+                if self._leadership is not None and not await self._leadership.ensure():
+                    if leading:
+                        logger.info("another operator holds the writer Lease; standing by")
+                    leading = False
+                    # Changes keep `_wake` set while we stand by: look at the Lease only so often.
+                    await asyncio.sleep(self._leadership.renew_interval)
+                    continue
+                if not leading:
+                    logger.info("holding the writer Lease; publishing")
+                    leading, self._shards = True, None
+                    self._wake.set()
+                source = self._source
+                if source is None:
+                    self._wake.clear()  # nothing to publish before kopf has filled the index
+                if source is None or not self._wake.is_set():
+                    continue
+                await asyncio.sleep(self._config.debounce_seconds)
+                self._wake.clear()
+                await self.publish(source())
                 failures = 0
                 self._metrics.passes.labels("success").inc()
             except Conflict:
                 self._metrics.passes.labels("conflict").inc()
-                logger.info(
-                    "a routing-table shard changed underneath; re-reading and planning again"
+                logger.info("a routing-table shard changed underneath; re-reading and planning")
+                self._shards = None
+                self._wake.set()
+            except Throttled as throttled:
+                self._metrics.passes.labels("error").inc()
+                logger.warning(
+                    "the API server asks to slow down; waiting %s s", throttled.retry_after
                 )
                 self._shards = None
+                await asyncio.sleep(throttled.retry_after)
                 self._wake.set()
             except Exception:
                 self._metrics.passes.labels("error").inc()
@@ -99,7 +158,7 @@ class Publisher:
         while self._source is None:
             try:
                 if not await self._kube.any_shortlinks() and self._source is None:
-                    self.request(lambda: ())
+                    self.request(lambda: Inputs(links=()))
                 return
             except Exception as error:
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
@@ -107,42 +166,36 @@ class Publisher:
                 logger.warning("cannot list ShortLinks (%s); retrying in %s s", error, delay)
                 await asyncio.sleep(delay)
 
-    async def publish(self, links: Iterable[IndexedLink]) -> None:
-        """One pass: bring the shards and statuses in the cluster in line with `links`."""
-        links = list(links)
-        self._forget_seen_statuses(links)
-        if self._shards is None:
-            self._shards = await self._kube.list_shards()
+    async def stop(self) -> None:
+        if self._leadership is not None:
+            await self._leadership.release()
+
+    def _timeout(self, resync_at: float) -> float:
+        timeout = resync_at - time.monotonic()
+        if self._leadership is not None:
+            timeout = min(timeout, self._leadership.renew_interval)
+        if self._next_change is not None:
+            timeout = min(timeout, self._next_change - self._clock() + 0.5)
+        return max(timeout, 0.05)
+
+    async def publish(self, inputs: Inputs | Iterable[IndexedLink]) -> None:
+        """One pass: bring the shards, statuses and Events in line with `inputs`."""
+        if not isinstance(inputs, Inputs):
+            inputs = Inputs(links=list(inputs))
+        self._forget_seen_statuses(inputs.links)
+        shards = await self._current_shards()
         with self._metrics.plan_duration.time():
-            wanted = plan(
-                links,
-                settings=self._settings,
-                now=self._clock(),
-                status_of=lambda link: self._written.get(link.key, link.status),
-            )
+            wanted = self._plan(inputs, shards)
+        table_written = await self._write_shards(shards, wanted.shards)
+        await self._write_statuses(wanted.statuses)
+        await self._post_events(wanted.events)
         self._next_change = wanted.next_change
-        shards = self._shards
-        table_written = False
-        for name, data in wanted.shards.items():
-            current = shards.get(name)
-            if current is None:
-                shards[name] = await self._kube.create_shard(name, data)
-                table_written = True
-            elif dict(current.data) != data:
-                shards[name] = await self._kube.update_shard(current, data)
-                table_written = True
-        for name in sorted(set(shards) - set(wanted.shards)):
-            await self._kube.delete_shard(shards.pop(name))
-            table_written = True
-        for (namespace, name), status in wanted.statuses.items():
-            await self._kube.patch_status(namespace, name, status)
-            self._written[(namespace, name)] = status
         self.last_success = time.time()
-        self._observe(links, wanted.shards, table_written=table_written)
+        self._observe(inputs.links, wanted.shards, table_written=table_written)
 
     def _observe(
         self,
-        links: list[IndexedLink],
+        links: Sequence[IndexedLink],
         shards: Mapping[str, Mapping[str, str]],
         *,
         table_written: bool,
@@ -155,9 +208,97 @@ class Publisher:
         if table_written:
             self._metrics.last_table_write.set(self.last_success)
 
-    def _forget_seen_statuses(self, links: list[IndexedLink]) -> None:
+    async def _current_shards(self) -> dict[str, Shard]:
+        if self._shards is None:
+            self._shards = await self._kube.list_shards()
+        return self._shards
+
+    def _plan(self, inputs: Inputs, shards: Mapping[str, Shard]) -> Plan:
+        return plan(
+            inputs.links,
+            settings=self._settings,
+            now=self._clock(),
+            status_of=lambda link: self._written.get(link.key, link.status),
+            table=self._reader.read({name: shard.data for name, shard in shards.items()}),
+            policies=inputs.policies,
+            namespace_labels=inputs.namespace_labels,
+        )
+
+    async def _write_shards(
+        self, shards: dict[str, Shard], wanted: Mapping[str, Mapping[str, str]]
+    ) -> bool:
+        """Create, update and delete shards until they are `wanted`; True if anything changed."""
+        written = False
+        for name, data in wanted.items():
+            current = shards.get(name)
+            if current is None:
+                shards[name] = await self._kube.create_shard(name, data)
+                written = True
+            elif current.data != data:
+                shards[name] = await self._kube.update_shard(current, data)
+                written = True
+        for name in sorted(set(shards) - set(wanted)):
+            await self._kube.delete_shard(shards.pop(name))
+            written = True
+        return written
+
+    async def _write_statuses(self, statuses: Mapping[tuple[str, str], dict[str, Any]]) -> None:
+        async def write(key: tuple[str, str], status: dict[str, Any]) -> None:
+            await self._kube.patch_status(key[0], key[1], status)
+            self._written[key] = status
+
+        await _bounded(
+            (write(key, status) for key, status in statuses.items()),
+            limit=self._config.status_concurrency,
+        )
+
+    async def _post_events(self, events: Sequence[Event]) -> None:
+        timestamp = now()
+
+        async def post(event: Event) -> None:
+            try:
+                await self._kube.post_event(
+                    namespace=event.namespace,
+                    name=event.name,
+                    uid=event.uid,
+                    type=event.type,
+                    reason=event.reason,
+                    message=event.message,
+                    now=timestamp,
+                )
+            except Exception as error:  # an Event is a courtesy: never retry a pass for one
+                logger.warning("could not post Event %s on %s: %s", event.reason, event.name, error)
+
+        await _bounded(map(post, events), limit=self._config.status_concurrency)
+
+    def _forget_seen_statuses(self, links: Sequence[IndexedLink]) -> None:
         present = {link.key: link for link in links}
         for key, status in list(self._written.items()):
             link = present.get(key)
             if link is None or all(link.status.get(k) == v for k, v in status.items()):
                 del self._written[key]
+
+
+async def _bounded(calls: Iterable[Coroutine[Any, Any, None]], *, limit: int) -> None:
+    """Await `calls` with at most `limit` in flight; after an error start no more, and raise it.
+
+    Thousands of status writes one after another take minutes; all at once would swamp the API
+    server (and draw 429s). A few workers pulling from one lazy iterator keep both busy without
+    creating a task per write.
+    """
+    pending = iter(calls)
+    errors: list[Exception] = []
+
+    async def worker() -> None:
+        for call in pending:
+            if errors:
+                call.close()  # never started: close it so Python does not warn it was not awaited
+                continue
+            try:
+                await call
+            except Exception as error:
+                errors.append(error)
+
+    await asyncio.gather(*(worker() for _ in range(limit)))
+    if errors:
+        raise errors[0]

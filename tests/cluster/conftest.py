@@ -17,6 +17,9 @@ from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import REPO, Stack, install_crds
 from tests.cluster.helpers import Cluster
 
+#: Resync every 2 s (to show drift repair quickly) and hold a deleted owner's slug for 3 s.
+OPERATOR_ARGS = ("--resync-seconds", "2", "--slug-grace-seconds", "3")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -41,10 +44,10 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 
 @pytest.fixture(scope="session")
 def stack(control_plane: ControlPlane) -> Iterator[Stack]:
-    """The operator (resyncing every 2 s, to show drift repair quickly) and one redirector."""
+    """The operator (with `OPERATOR_ARGS`) and one redirector."""
     stack = Stack(
         control_plane,
-        operator_args=("--resync-seconds", "2"),
+        operator_args=OPERATOR_ARGS,
         redirector_args=("--country-header", "CF-IPCountry"),
     )
     stack.start()

@@ -35,7 +35,7 @@ def test_oldest_claim_owns_the_slug_in_every_arrival_order() -> None:
     for order in itertools.permutations(claims):
         result = resolve_ownership(order)
         assert result.owners["/docs"].link.name == "oldest"
-        assert {key: owner.link.name for key, owner in result.losers.items()} == {
+        assert {key: owner[1] for key, owner in result.losers.items()} == {
             ("b", "newer", "docs"): "oldest",
             ("c", "newest", "docs"): "oldest",
         }
@@ -56,7 +56,7 @@ def test_the_established_owner_keeps_its_slug_against_an_older_newcomer() -> Non
     for order in itertools.permutations([holder, elder]):
         result = resolve_ownership(order)
         assert result.owners["/docs"].link.name == "holder"
-        assert result.losers == {("a", "elder", "docs"): holder}
+        assert result.losers == {("a", "elder", "docs"): holder.link.key}
 
 
 def test_a_served_alias_is_established_too() -> None:
@@ -86,3 +86,21 @@ def test_the_same_slug_on_different_hosts_does_not_conflict() -> None:
     result = resolve_ownership([a, b, c])
     assert set(result.owners) == {"go.example.com/docs", "links.example.com/docs", "/docs"}
     assert result.losers == {}
+
+
+def test_the_link_the_table_serves_keeps_its_slug_even_without_status() -> None:
+    # After a restart with a lost status write, the table itself says who serves the key.
+    served = claim(link("b", "served", "2026-01-02T00:00:00Z"))
+    elder = claim(link("a", "elder", "2026-01-01T00:00:00Z"))
+    result = resolve_ownership([elder, served], served={"/docs": ("b", "served")})
+    assert result.owners["/docs"].link.name == "served"
+
+
+def test_a_held_slug_goes_to_its_deleted_owner_or_to_nobody() -> None:
+    newcomer = claim(link("a", "newcomer", "2026-01-01T00:00:00Z"))
+    returning = claim(link("b", "owner", "2026-01-05T00:00:00Z"))
+    alone = resolve_ownership([newcomer], reserved={"/docs": ("b", "owner")})
+    assert alone.owners == {}
+    assert alone.losers == {("a", "newcomer", "docs"): ("b", "owner")}
+    back = resolve_ownership([newcomer, returning], reserved={"/docs": ("b", "owner")})
+    assert back.owners["/docs"].link.name == "owner"

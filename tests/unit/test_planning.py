@@ -13,9 +13,15 @@ NOW = 1_900_000_000.0
 
 
 def obj(
-    name: str, created: str = "2026-01-01T00:00:00Z", ns: str = "team", **spec: Any
+    name: str,
+    url: str = "https://example.com/",
+    *,
+    created: str = "2026-01-01T00:00:00Z",
+    ns: str = "team",
+    **spec: Any,
 ) -> dict[str, Any]:
-    spec.setdefault("url", "https://example.com/")
+    """A ShortLink object as the API returns it; extra keywords go into its spec."""
+    spec["url"] = url
     return {
         "metadata": {
             "namespace": ns,

@@ -1,0 +1,130 @@
+"""Many ShortLinks at once, through the API (not one `kubectl apply` each), and reading them back.
+
+The scale test and the scale benchmark create thousands of links with a bounded number of
+concurrent POSTs, and read the table and the links' readiness with paginated LISTs.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from shortlink_core.api import API_VERSION, PLURAL, TABLE_LABEL_SELECTOR
+from shortlink_localcluster.controlplane import ControlPlane
+
+PAGE: Final = 2000
+
+
+def links_path(namespace: str) -> str:
+    return f"/apis/{API_VERSION}/namespaces/{namespace}/{PLURAL}"
+
+
+def bulk_url(prefix: str, index: int) -> str:
+    return f"https://example.com/{prefix}/{index}"
+
+
+async def create_links(
+    control_plane: ControlPlane, namespace: str, count: int, *, prefix: str, concurrency: int = 24
+) -> None:
+    """Create ShortLinks `<prefix>-<n>` for n in 0..count-1, serving `bulk_url(prefix, n)`."""
+    pending = iter(range(count))
+    async with control_plane.admin_client(timeout=60) as client:
+
+        async def worker() -> None:
+            for index in pending:
+                body = {
+                    "apiVersion": API_VERSION,
+                    "kind": "ShortLink",
+                    "metadata": {"name": f"{prefix}-{index}"},
+                    "spec": {"url": bulk_url(prefix, index)},
+                }
+                for _ in range(20):
+                    response = await client.post(links_path(namespace), json=body)
+                    if response.status_code != 429:
+                        break
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                if response.status_code != 409:  # already there (a retried POST) is fine
+                    response.raise_for_status()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def delete_links(control_plane: ControlPlane, namespace: str) -> None:
+    async with control_plane.admin_client(timeout=300) as client:
+        response = await client.delete(links_path(namespace))
+        response.raise_for_status()
+
+
+async def _paged(client: httpx.AsyncClient, path: str, **params: str) -> AsyncIterator[Any]:
+    token = ""
+    while True:
+        query = {**params, "limit": str(PAGE), **({"continue": token} if token else {})}
+        response = await client.get(path, params=query)
+        response.raise_for_status()
+        body = response.json()
+        for item in body["items"]:
+            yield item
+        token = body["metadata"].get("continue") or ""
+        if not token:
+            return
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    total: int
+    #: How many links have each Ready reason ("" for none yet).
+    reasons: dict[str, int]
+
+
+async def readiness(control_plane: ControlPlane, namespace: str) -> Readiness:
+    reasons: dict[str, int] = {}
+    total = 0
+    async with control_plane.admin_client(timeout=120) as client:
+        async for item in _paged(client, links_path(namespace)):
+            total += 1
+            conditions = (item.get("status") or {}).get("conditions") or []
+            reason = next((c["reason"] for c in conditions if c["type"] == "Ready"), "")
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return Readiness(total=total, reasons=reasons)
+
+
+async def table(control_plane: ControlPlane, namespace: str) -> dict[str, dict[str, str]]:
+    """The routing-table ConfigMaps' data, by name."""
+    async with control_plane.admin_client(timeout=120) as client:
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        return {
+            item["metadata"]["name"]: item.get("data") or {}
+            async for item in _paged(client, path, labelSelector=TABLE_LABEL_SELECTOR)
+        }
+
+
+def routes(shards: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
+    """Every route in the table, by slug."""
+    entries: dict[str, dict[str, Any]] = {}
+    for data in shards.values():
+        entries.update(json.loads(data.get("routes.json", "{}")))
+    return entries
+
+
+async def api_writes(control_plane: ControlPlane) -> dict[str, float]:
+    """Writes the API server has served so far, by resource (from its own /metrics)."""
+    async with control_plane.admin_client(timeout=30) as client:
+        response = await client.get("/metrics")
+        response.raise_for_status()
+    writes: dict[str, float] = {}
+    for line in response.text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels, value = line[len("apiserver_request_total{") :].rsplit("} ", 1)
+        fields = dict(part.split("=", 1) for part in labels.split('",') if "=" in part)
+        fields = {k: v.strip('"') for k, v in fields.items()}
+        if fields.get("verb") in {"POST", "PATCH", "PUT", "DELETE", "APPLY"}:
+            resource = fields.get("resource", "") + (
+                "/" + fields["subresource"] if fields.get("subresource") else ""
+            )
+            key = f"{fields['verb']} {resource}"
+            writes[key] = writes.get(key, 0.0) + float(value)
+    return writes

@@ -1,0 +1,172 @@
+"""The writer against an in-memory API: a 409 between read and write, and the writer Lease.
+
+`FakeKube` keeps objects with resourceVersions and answers a stale one with `Conflict`, as the API
+server does, so the exact interleaving of two writers can be forced deterministically here; the
+cluster tier runs two real operator processes against the real API server.
+"""
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shortlink_core.table import decode_shard
+from shortlink_operator.config import OperatorConfig
+from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Shard
+from shortlink_operator.leadership import Leadership
+from shortlink_operator.links import index_link
+from shortlink_operator.publisher import Inputs, Publisher
+from tests.unit.test_planning import obj
+
+
+class FakeKube(Kube):
+    def __init__(self) -> None:
+        super().__init__(namespace="shortlink-system")
+        self.shards: dict[str, Shard] = {}
+        self.lease: Lease | None = None
+        self.statuses: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.rejected = 0
+        self._version = 0
+        #: Runs just before a shard update is applied: where a test lets another writer in.
+        self.before_update: Callable[[str], None] = lambda name: None
+
+    def bump(self) -> str:
+        self._version += 1
+        return str(self._version)
+
+    async def list_shards(self) -> dict[str, Shard]:
+        return dict(self.shards)
+
+    async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:
+        if name in self.shards:
+            raise Conflict(name)
+        self.shards[name] = Shard(name, self.bump(), dict(data))
+        return self.shards[name]
+
+    async def update_shard(self, shard: Shard, data: Mapping[str, str]) -> Shard:
+        self.before_update(shard.name)
+        if self.shards[shard.name].resource_version != shard.resource_version:
+            self.rejected += 1
+            raise Conflict(shard.name)
+        self.shards[shard.name] = Shard(shard.name, self.bump(), dict(data))
+        return self.shards[shard.name]
+
+    async def delete_shard(self, shard: Shard) -> None:
+        self.shards.pop(shard.name, None)
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        self.statuses[(namespace, name)] = status
+
+    async def post_event(self, **event: Any) -> None:
+        pass
+
+    async def any_shortlinks(self) -> bool:
+        return True
+
+    async def read_lease(self, name: str) -> Lease:
+        if self.lease is None:
+            raise Gone(name)
+        return self.lease
+
+    async def create_lease(self, name: str, *, holder: str, duration: int, now: str) -> Lease:
+        if self.lease is not None:
+            raise Conflict(name)
+        self.lease = Lease(name, self.bump(), holder, duration, now)
+        return self.lease
+
+    async def write_lease(
+        self, lease: Lease, *, holder: str | None, duration: int, now: str, acquired: bool
+    ) -> Lease:
+        assert self.lease is not None
+        if self.lease.resource_version != lease.resource_version:
+            raise Conflict(lease.name)
+        self.lease = Lease(lease.name, self.bump(), holder, duration, now)
+        return self.lease
+
+
+def routes(kube: FakeKube) -> dict[str, str]:
+    return {r.slug: r.link.url for s in kube.shards.values() for r in decode_shard(s.data).routes}
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Let the publisher run until `check` holds (at most 5 s)."""
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+CONFIG = OperatorConfig(
+    namespace="shortlink-system",
+    public_base_url="https://go.example",
+    shard_count=1,
+    debounce_seconds=0,
+    slug_grace_seconds=0,
+)
+
+
+async def test_a_shard_written_between_read_and_write_is_re_read_never_overwritten() -> None:
+    kube = FakeKube()
+    publisher = Publisher(kube=kube, config=CONFIG)
+    links = [index_link(obj("a", "https://e.com/a"))]
+    publisher.request(lambda: Inputs(links=list(links)))
+    task = asyncio.create_task(publisher.run())
+    try:
+        await eventually(lambda: routes(kube) == {"a": "https://e.com/a"})
+
+        def intrude(name: str) -> None:  # another writer gets in after our read, once
+            kube.before_update = lambda name: None
+            current = kube.shards[name]
+            data = {**current.data, "routes.json": current.data["routes.json"].replace("/a", "/x")}
+            kube.shards[name] = Shard(name, kube.bump(), data)
+
+        kube.before_update = intrude
+        links.append(index_link(obj("b", "https://e.com/b")))
+        publisher.request(lambda: Inputs(links=list(links)))
+        await eventually(lambda: routes(kube) == {"a": "https://e.com/a", "b": "https://e.com/b"})
+        assert kube.rejected == 1  # our stale write was refused, then re-planned from a re-read
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_only_the_lease_holder_publishes_and_a_standby_takes_over() -> None:
+    kube = FakeKube()
+    clock = [0.0]
+
+    def leader(identity: str) -> Leadership:
+        return Leadership(
+            kube=kube,
+            name="l",
+            identity=identity,
+            duration=15,
+            clock=lambda: "T",
+            monotonic=lambda: clock[0],
+        )
+
+    first, second = leader("first"), leader("second")
+    assert await first.ensure()
+    assert not await second.ensure()
+    clock[0] = 10.0  # first renews within the duration: second still waits
+    assert await first.ensure()
+    assert not await second.ensure()
+    clock[0] = 26.0  # first stalls for longer than the Lease lasts
+    assert await second.ensure()
+    assert not await first.ensure()  # the stalled one finds the Lease taken and stands by
+    await second.release()
+    assert await first.ensure()  # a released Lease is taken at once
+
+
+async def test_a_standby_publisher_writes_nothing() -> None:
+    kube = FakeKube()
+    holder = Leadership(kube=kube, name="l", identity="other", duration=15, clock=lambda: "T")
+    assert await holder.ensure()
+    standby = Leadership(kube=kube, name="l", identity="me", duration=15, clock=lambda: "T")
+    publisher = Publisher(kube=kube, config=CONFIG, leadership=standby)
+    publisher.request(lambda: Inputs(links=[index_link(obj("a", "https://e.com/a"))]))
+    task = asyncio.create_task(publisher.run())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert kube.shards == {}
+    assert kube.statuses == {}
