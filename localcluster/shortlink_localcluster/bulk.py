@@ -102,10 +102,11 @@ async def table(control_plane: ControlPlane, namespace: str) -> dict[str, dict[s
 
 
 def routes(shards: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
-    """Every route in the table, by slug."""
+    """Every route in the table, by slug (entries are filed under their routing key)."""
     entries: dict[str, dict[str, Any]] = {}
     for data in shards.values():
-        entries.update(json.loads(data.get("routes.json", "{}")))
+        for entry in json.loads(data.get("routes.json", "{}")).values():
+            entries[entry["slug"]] = entry
     return entries
 
 

@@ -36,7 +36,7 @@ def assert_exact(cluster: Cluster, stack: Stack, prefix: str, count: int) -> Non
     assert mine == {
         f"{prefix}-{i}": {
             "url": bulk.bulk_url(prefix, i),
-            "code": 302,
+            "slug": f"{prefix}-{i}",
             "namespace": cluster.namespace,
             "name": f"{prefix}-{i}",
         }
