@@ -74,6 +74,7 @@ class Publisher:
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._last_pass_seconds = 0.0
         # When an outcome changes by itself (activeFrom, expiresAt, a grace period ending).
         self._next_change: float | None = None
         self.last_success: float | None = None
@@ -125,9 +126,13 @@ class Publisher:
                     self._wake.clear()  # nothing to publish before kopf has filled the index
                 if source is None or not self._wake.is_set():
                     continue
-                await asyncio.sleep(self._config.debounce_seconds)
+                # Gather a burst; and after a long pass (a big table) wait as long again, so a
+                # stream of events (a restart re-listing every link) leaves kopf half the CPU.
+                await asyncio.sleep(max(self._config.debounce_seconds, self._last_pass_seconds))
                 self._wake.clear()
+                started = time.monotonic()
                 await self.publish(source())
+                self._last_pass_seconds = time.monotonic() - started
                 failures = 0
                 self._metrics.passes.labels("success").inc()
             except Conflict:
