@@ -105,7 +105,8 @@ clean: ## Remove the virtualenv and caches (keeps the built kube-apiserver).
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(SHORTLINK_CACHE)/run
 
 .PHONY: bench
-bench: deps kube-apiserver ## Measure: redirector vs nginx, propagation, scale (results in .cache/bench).
+bench: deps kube-apiserver ## Measure: hot path, scale (SCALE_LINKS=10000), redirector vs nginx, propagation.
 	@hack/install-system-deps.sh nginx wrk
 	$(PY) bench/hotpath.py --with-visit-log
+	$(PY) bench/scale.py --links $(or $(SCALE_LINKS),10000)
 	$(PY) -m bench $(BENCH_ARGS)

@@ -18,7 +18,13 @@ from shortlink_localcluster.build import ensure_kube_apiserver
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import REPO, install_crds
 
-VARIANTS: dict[str, tuple[str, ...]] = {"counting on": ()}
+#: Redirector configurations measured against nginx: the default (per-link counting and the visit
+#: log on), without the visit log, and without per-link series (every link in the overflow series).
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "default: per-link counting + visit log": (),
+    "per-link counting, no visit log": ("--no-visit-log",),
+    "no per-link series, no visit log": ("--max-link-series", "0", "--no-visit-log"),
+}
 
 
 def main() -> None:
@@ -70,6 +76,9 @@ def main() -> None:
             )
         finally:
             control_plane.stop()
+    # The scale benchmark (bench/scale.py, run first by `make bench`) writes results of its own.
+    for scale in sorted(out.glob("scale-*.json"), key=lambda p: int(p.stem.split("-")[1])):
+        results[f"scale: {int(scale.stem.split('-')[1]):,} links"] = json.loads(scale.read_text())
     (out / "results.json").write_text(json.dumps(results, indent=2))
     summary = report.summary(results)
     (out / "summary.md").write_text(summary)

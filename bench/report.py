@@ -41,7 +41,15 @@ def summary(results: dict[str, Any]) -> str:
             f"{name}: {seconds} s"
             for name, seconds in throughput.get("redirector_ready_seconds", {}).items()
         )
-        lines += ["", f"Redirector start to ready with the whole table loaded: {ready}.", ""]
+        rss = ", ".join(
+            f"{name}: {mb} MB" for name, mb in throughput.get("redirector_rss_mb", {}).items()
+        )
+        lines += [
+            "",
+            f"Redirector start to ready with the whole table loaded: {ready}.",
+            f"Redirector resident memory with the table loaded: {rss}.",
+            "",
+        ]
     propagation = results.get("propagation")
     if propagation:
         lines += [

@@ -20,6 +20,14 @@ from shortlink_localcluster.processes import Process
 SERVER_CORE, LOAD_CORE = 0, 1
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server (taskset replaces itself with it, keeping the pid)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def measure(
     control_plane: ControlPlane,
     workdir: Path,
@@ -62,6 +70,7 @@ def measure(
         results.setdefault("redirector_ready_seconds", {})[name] = round(
             time.monotonic() - load_started, 2
         )
+        results.setdefault("redirector_rss_mb", {})[name] = rss_mb(process.pid)
         servers.append((f"redirector ({name})", process, port))
     try:
         for count in connections:
