@@ -17,7 +17,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request is noise
     # kopf logs "Handler succeeded" for every watch event: at 100,000 links, that is CPU and noise.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    assert handlers.shortlinks  # the import above registers the handlers with kopf
+    assert handlers.link_changed  # the import above registers the handlers with kopf
     metrics = OperatorMetrics()
     if config.metrics_port:
         # A thread of its own: a scrape is answered even while the event loop is busy planning.

@@ -1,10 +1,11 @@
 """The kopf handlers of the shortlink operator: declarations only, each a few lines.
 
-Three kopf indices are the operator's memory: every ShortLink, every ShortLinkPolicy, and the
-labels of every namespace (for policies that select namespaces by label). kopf fills them
-completely before any event handler runs, so the first table the publisher writes already holds
-every link. Event handlers only ask the publisher for a pass; no handler writes to a ShortLink
-itself, and none is a change-detecting handler, so kopf adds no finalizer and no annotations.
+The operator's memory is a `LinkIndex` of every ShortLink (fed here, seeded by the publisher with
+one LIST, see `link_index` for why it is not a kopf index) and two small kopf indices: every
+ShortLinkPolicy and the labels of every namespace (for policies that select by label). Event
+handlers only update the link index and ask the publisher for a pass; no handler writes to a
+ShortLink itself, and none is a change-detecting handler, so kopf adds no finalizer and no
+annotations.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kopf_settings import configure
 from shortlink_operator.kube import Kube
 from shortlink_operator.leadership import Leadership
-from shortlink_operator.links import IndexedLink, index_link
+from shortlink_operator.link_index import LinkIndex
 from shortlink_operator.policy import Policy, index_policy
 from shortlink_operator.publisher import Inputs, Publisher, now
 
@@ -34,7 +35,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         duration=config.lease_seconds,
         clock=now,
     )
-    memo.publisher = Publisher(kube=kube, config=config, leadership=leadership)
+    memo.links = LinkIndex()
+    memo.publisher = Publisher(kube=kube, config=config, leadership=leadership, links=memo.links)
     memo.publishing = asyncio.create_task(memo.publisher.run(), name="shortlink-publisher")
 
 
@@ -45,12 +47,6 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await memo.publisher.stop()  # hand the Lease over at once to a standby
-
-
-@kopf.index(GROUP, VERSION, PLURAL)
-def shortlinks(body: kopf.Body, **_: Any) -> dict[tuple[str, str], IndexedLink]:
-    link = index_link(body)
-    return {link.key: link}
 
 
 @kopf.index(GROUP, VERSION, POLICY_PLURAL)
@@ -65,21 +61,26 @@ def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
+def link_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **indices: Any) -> None:
+    memo.links.apply(body, deleted=type == "DELETED")
+    memo.publisher.request(lambda: snapshot(memo.links, **indices))
+
+
 @kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
 @kopf.on.event("", "v1", "namespaces")
-def changed(memo: kopf.Memo, **indices: Any) -> None:
-    memo.publisher.request(lambda: snapshot(**indices))
+def scope_changed(memo: kopf.Memo, **indices: Any) -> None:
+    memo.publisher.request(lambda: snapshot(memo.links, **indices))
 
 
 def snapshot(
-    shortlinks: kopf.Index[tuple[str, str], IndexedLink],
+    links: LinkIndex,
     policies: kopf.Index[str, Policy],
     namespace_labels: kopf.Index[str, dict[str, str]],
     **_: Any,
 ) -> Inputs:
     """What the indices hold now; kopf passes every index to every handler, by name."""
     return Inputs(
-        links=[link for store in shortlinks.values() for link in store],
+        links=links.snapshot(),
         policies=[policy for store in policies.values() for policy in store],
         namespace_labels={
             name: labels for name, store in namespace_labels.items() for labels in store

@@ -201,9 +201,18 @@ class Kube:
         )
 
     @observed("list_shortlinks")
-    async def any_shortlinks(self) -> bool:
-        body = await self._call("GET", API_VERSION, PLURAL, namespace="", params={"limit": 1})
-        return bool(body["items"])
+    async def list_shortlinks(self, *, page: int = 500) -> list[dict[str, Any]]:
+        """Every ShortLink in the cluster, read in pages (a consistent snapshot)."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": page}
+        while True:
+            body = await self._call("GET", API_VERSION, PLURAL, namespace="", params=dict(params))
+            for item in body["items"]:  # a LIST leaves out kind and apiVersion of its items
+                items.append(item)
+            token = body["metadata"].get("continue")
+            if not token:
+                return items
+            params["continue"] = token
 
     async def _call(
         self, method: str, version: str, url: str, *, namespace: str | None = None, **kwargs: Any

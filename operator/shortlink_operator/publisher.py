@@ -24,6 +24,7 @@ from typing import Any, Final
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Kube, Shard, Throttled
 from shortlink_operator.leadership import Leadership
+from shortlink_operator.link_index import LinkIndex
 from shortlink_operator.links import IndexedLink
 from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.planning import Event, Plan, Settings, plan
@@ -60,8 +61,10 @@ class Publisher:
         kube: Kube,
         config: OperatorConfig,
         leadership: Leadership | None = None,
+        links: LinkIndex | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._links = links
         self._kube = kube
         self._metrics: OperatorMetrics = kube.metrics
         self._config = config
@@ -93,7 +96,7 @@ class Publisher:
 
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
-        await self._publish_empty_table_if_there_are_no_links()
+        await self._seed_links()
         failures = 0
         leading = self._leadership is None
         resync_at = time.monotonic() + self._config.resync_seconds
@@ -157,13 +160,19 @@ class Publisher:
                 await asyncio.sleep(delay)
                 self._wake.set()
 
-    async def _publish_empty_table_if_there_are_no_links(self) -> None:
-        """Without links, no event ever arrives; still remove what an earlier run left behind."""
+    async def _seed_links(self) -> None:
+        """Read every ShortLink once, so the first pass knows them all (retried until it works).
+
+        The first pass also needs a source from a handler: namespaces always exist, so their
+        events bring one (with the policies) even when there is no ShortLink at all.
+        """
+        if self._links is None or self._links.complete:
+            return
         failures = 0
-        while self._source is None:
+        while True:
             try:
-                if not await self._kube.any_shortlinks() and self._source is None:
-                    self.request(lambda: Inputs(links=()))
+                self._links.seed(await self._kube.list_shortlinks())
+                logger.info("%d ShortLinks known; publishing", len(self._links))
                 return
             except Exception as error:
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
