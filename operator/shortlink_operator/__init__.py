@@ -3,6 +3,8 @@
 Module map:
 - `handlers`: the kopf decorators, and nothing else.
 - `links`: reads a ShortLink object into an `IndexedLink` (pure).
+- `link_index`: every ShortLink, fed by events and seeded by one LIST (pure).
+- `generated`: generated slugs from a keyed HMAC (pure).
 - `policy`: reads ShortLinkPolicy objects and judges a link against them (pure).
 - `ownership`: decides which ShortLink owns a contested slug (pure).
 - `table_state`: reads who the table in the cluster serves, and the grace-period holds (pure).
@@ -11,5 +13,7 @@ Module map:
 - `publisher`: the single writer; debounces changes and applies a plan through `kube`.
 - `leadership`: the Lease that lets one operator process write while another stands by.
 - `kube`: the one module that talks to the Kubernetes API.
+- `metrics`: what the operator exports to Prometheus, on its own port.
+- `kopf_settings`: kopf's settings, all explicit.
 - `config`: the operator's settings, from flags and environment.
 """

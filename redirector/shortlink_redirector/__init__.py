@@ -2,8 +2,12 @@
 
 Module map:
 - `app`: the ASGI application; redirects on a lean path, everything else through Starlette.
-- `pages`: the responses that are not redirects (probes, not found, method not allowed).
+- `resolve`: where a request goes: the redirect decision for all but the plainest requests (pure).
+- `visitors`: device, languages and a sticky bucket for rules; `classify`: visitor and referrer
+  classes for metrics; `addresses`: trusted proxies and anonymised client addresses.
+- `pages`: the responses that are not redirects (probes, inspect pages, QR codes, not found, gone).
 - `table`: the in-memory table with every response prepared when it is loaded.
+- `visitlog`: one JSON line per redirect, written in batches off the hot path.
 - `follower`: keeps the table in step with the routing-table ConfigMaps.
 - `kube`: the one module that talks to the Kubernetes API (list and watch the shards).
 - `metrics`: what the redirector exports to Prometheus, on its own port.
