@@ -59,14 +59,16 @@ def measure(control_plane: ControlPlane, *, existing: int, updates: int) -> dict
     try:
         server, token, context = _admin(control_plane)
         target = "link-00000"
+        # Measure a settled operator, not one still writing its first thousand statuses.
         kubectl(
             control_plane,
             "wait",
             "-n",
             namespace,
             "--for=condition=Ready",
-            "--timeout=120s",
-            f"shortlink/{target}",
+            "--timeout=300s",
+            "shortlinks",
+            "--all",
         )
         api = httpx.Client(verify=context, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         redirector = httpx.Client(base_url=stack.base_url, timeout=5)
