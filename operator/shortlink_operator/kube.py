@@ -25,6 +25,7 @@ from shortlink_core.api import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PLURAL,
+    POLICY_PLURAL,
     TABLE_LABEL,
     TABLE_LABEL_SELECTOR,
 )
@@ -201,12 +202,24 @@ class Kube:
         )
 
     @observed("list_shortlinks")
-    async def list_shortlinks(self, *, page: int = 500) -> list[dict[str, Any]]:
+    async def list_shortlinks(self) -> list[dict[str, Any]]:
         """Every ShortLink in the cluster, read in pages (a consistent snapshot)."""
+        return await self.list_all(API_VERSION, PLURAL)
+
+    @observed("list_scope")
+    async def list_policies(self) -> list[dict[str, Any]]:
+        return await self.list_all(API_VERSION, POLICY_PLURAL)
+
+    @observed("list_scope")
+    async def list_namespaces(self) -> list[dict[str, Any]]:
+        return await self.list_all("v1", "namespaces")
+
+    async def list_all(self, version: str, plural: str, *, page: int = 500) -> list[dict[str, Any]]:
+        """Every object of a kind, cluster-wide, read in pages."""
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"limit": page}
         while True:
-            body = await self._call("GET", API_VERSION, PLURAL, namespace="", params=dict(params))
+            body = await self._call("GET", version, plural, namespace="", params=dict(params))
             for item in body["items"]:  # a LIST leaves out kind and apiVersion of its items
                 items.append(item)
             token = body["metadata"].get("continue")

@@ -1,22 +1,27 @@
-"""The operator's memory of every ShortLink, kept by the operator itself rather than by kopf.
+"""The operator's memory of the cluster, kept by the operator itself rather than by kopf.
 
-kopf's own indices cost time quadratic in the number of objects while it first lists them (every
-new object wakes every waiting worker): at 10,000 links a start took minutes of CPU. This index is
-a dict fed by the ShortLink event handler, plus one paginated LIST at start-up that tells the
-publisher when it knows every link, so its first table is complete.
+Every ShortLink, every ShortLinkPolicy and the labels of every namespace live in `ObjectIndex`es
+fed by kopf's event handlers and seeded by one paginated LIST each at start-up, which tells the
+publisher when it knows everything, so its first table is complete. kopf's own indices are not
+used: while kopf fills them it gives every object being listed a toggle that wakes every waiting
+worker (quadratic: minutes of CPU at 10,000 links), and objects of kinds without an index keep
+their toggle, so with many links listed at start the operator never became ready at all.
 
 The LIST and the events race, so each object is kept at the newest resourceVersion seen, and a
 deletion leaves a tombstone that an older listed copy cannot bring back. resourceVersions are
 compared as integers: the API conventions call them opaque, but every etcd-backed API server hands
-out increasing integers, and nothing here is lost if one day they do not compare (a link is only
-refreshed by its next event).
+out increasing integers, and nothing here is lost if one day they do not compare (an object is
+then refreshed by its next event).
 """
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from shortlink_operator.links import IndexedLink, index_link
+from shortlink_operator.policy import Policy, index_policy
 
+T = TypeVar("T")
 Key = tuple[str, str]
 
 
@@ -27,27 +32,30 @@ def _version(body: Mapping[str, Any]) -> int:
         return 0
 
 
-class LinkIndex:
-    def __init__(self) -> None:
-        self._links: dict[Key, IndexedLink] = {}
+class ObjectIndex(Generic[T]):
+    """Objects of one kind by (namespace, name), each read once with `read`."""
+
+    def __init__(self, read: Callable[[Mapping[str, Any]], T]) -> None:
+        self._read = read
+        self._objects: dict[Key, T] = {}
         self._versions: dict[Key, int] = {}
         self._deleted: dict[Key, int] = {}
-        #: True once a complete listing has been merged: every link that exists is known.
+        #: True once a complete listing has been merged: every object that exists is known.
         self.complete = False
 
     def __len__(self) -> int:
-        return len(self._links)
+        return len(self._objects)
 
     def apply(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
         """Take an object from a watch event (ADDED, MODIFIED, DELETED or the initial listing)."""
         meta = body["metadata"]
-        key, version = (meta["namespace"], meta["name"]), _version(body)
+        key, version = (meta.get("namespace") or "", meta["name"]), _version(body)
         if deleted:
-            self._links.pop(key, None)
+            self._objects.pop(key, None)
             self._versions.pop(key, None)
             self._deleted[key] = max(version, self._deleted.get(key, 0))
         elif version >= self._versions.get(key, -1) and version > self._deleted.get(key, -1):
-            self._links[key] = index_link(body)
+            self._objects[key] = self._read(body)
             self._versions[key] = version
             self._deleted.pop(key, None)
 
@@ -57,5 +65,30 @@ class LinkIndex:
             self.apply(body)
         self.complete = True
 
-    def snapshot(self) -> list[IndexedLink]:
-        return list(self._links.values())
+    def items(self) -> list[tuple[Key, T]]:
+        return list(self._objects.items())
+
+    def snapshot(self) -> list[T]:
+        return list(self._objects.values())
+
+
+def _labels(body: Mapping[str, Any]) -> dict[str, str]:
+    return dict(body["metadata"].get("labels") or {})
+
+
+class LinkIndex(ObjectIndex[IndexedLink]):
+    def __init__(self) -> None:
+        super().__init__(index_link)
+
+
+@dataclass
+class Indexes:
+    """Everything a pass plans from, kept current by the event handlers."""
+
+    links: ObjectIndex[IndexedLink] = field(default_factory=LinkIndex)
+    policies: ObjectIndex[Policy] = field(default_factory=lambda: ObjectIndex(index_policy))
+    namespaces: ObjectIndex[dict[str, str]] = field(default_factory=lambda: ObjectIndex(_labels))
+
+    @property
+    def complete(self) -> bool:
+        return self.links.complete and self.policies.complete and self.namespaces.complete

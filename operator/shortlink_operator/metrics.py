@@ -32,7 +32,7 @@ KNOWN_REASONS: Final = (
     "CapacityExceeded",
 )
 WRITES: Final = ("create_shard", "update_shard", "delete_shard", "patch_status", "post_event")
-OPERATIONS: Final = (*WRITES, "list_shards", "list_shortlinks")
+OPERATIONS: Final = (*WRITES, "list_shards", "list_shortlinks", "list_scope")
 PASS_RESULTS: Final = ("success", "conflict", "error")
 SECONDS_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 

@@ -24,7 +24,7 @@ from typing import Any, Final
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Kube, Shard, Throttled
 from shortlink_operator.leadership import Leadership
-from shortlink_operator.link_index import LinkIndex
+from shortlink_operator.link_index import Indexes
 from shortlink_operator.links import IndexedLink
 from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.planning import Event, Plan, Settings, plan
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    """Everything a pass plans from: a snapshot of the operator's kopf indices."""
+    """Everything a pass plans from: a snapshot of the operator's indexes."""
 
     links: Sequence[IndexedLink]
     policies: Sequence[Policy] = ()
@@ -47,6 +47,15 @@ class Inputs:
 
 
 Source = Callable[[], Inputs]
+
+
+def inputs_of(indexes: Indexes) -> Inputs:
+    """What the operator's indexes hold now."""
+    return Inputs(
+        links=indexes.links.snapshot(),
+        policies=indexes.policies.snapshot(),
+        namespace_labels={name: labels for (_, name), labels in indexes.namespaces.items()},
+    )
 
 
 def now() -> str:
@@ -61,10 +70,10 @@ class Publisher:
         kube: Kube,
         config: OperatorConfig,
         leadership: Leadership | None = None,
-        links: LinkIndex | None = None,
+        indexes: Indexes | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._links = links
+        self._indexes = indexes
         self._kube = kube
         self._metrics: OperatorMetrics = kube.metrics
         self._config = config
@@ -96,7 +105,7 @@ class Publisher:
 
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
-        await self._seed_links()
+        await self._seed()
         failures = 0
         leading = self._leadership is None
         resync_at = time.monotonic() + self._config.resync_seconds
@@ -160,19 +169,23 @@ class Publisher:
                 await asyncio.sleep(delay)
                 self._wake.set()
 
-    async def _seed_links(self) -> None:
-        """Read every ShortLink once, so the first pass knows them all (retried until it works).
+    async def _seed(self) -> None:
+        """Read every ShortLink, policy and namespace once, so the first pass knows them all.
 
-        The first pass also needs a source from a handler: namespaces always exist, so their
-        events bring one (with the policies) even when there is no ShortLink at all.
+        Retried until it works. Then a pass is asked for even if no event ever comes (no links at
+        all), which removes whatever an earlier run left in the table.
         """
-        if self._links is None or self._links.complete:
+        indexes = self._indexes
+        if indexes is None or indexes.complete:
             return
         failures = 0
         while True:
             try:
-                self._links.seed(await self._kube.list_shortlinks())
-                logger.info("%d ShortLinks known; publishing", len(self._links))
+                indexes.links.seed(await self._kube.list_shortlinks())
+                indexes.policies.seed(await self._kube.list_policies())
+                indexes.namespaces.seed(await self._kube.list_namespaces())
+                logger.info("%d ShortLinks known; publishing", len(indexes.links))
+                self.request(lambda: inputs_of(indexes))
                 return
             except Exception as error:
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
