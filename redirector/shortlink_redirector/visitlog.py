@@ -114,11 +114,6 @@ def _host_json(host: bytes) -> str:
     return _json(_hostname("//" + host.decode("latin-1")) if host else "")
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def _url_host_json(url: str) -> str:
-    return _json(_hostname(url))
-
-
 def _location_host_json(location: bytes) -> str:
     """The host of a Location we sent: "scheme://host[:port]/…", ASCII, never with credentials.
 

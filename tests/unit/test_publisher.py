@@ -59,9 +59,6 @@ class FakeKube(Kube):
     async def post_event(self, **event: Any) -> None:
         pass
 
-    async def any_shortlinks(self) -> bool:
-        return True
-
     async def read_lease(self, name: str) -> Lease:
         if self.lease is None:
             raise Gone(name)
