@@ -22,6 +22,7 @@ from shortlink_redirector.config import RedirectorConfig, parse_config
 from shortlink_redirector.follower import TableFollower
 from shortlink_redirector.kube import ShardSource
 from shortlink_redirector.metrics import RedirectorMetrics
+from shortlink_redirector.protocol import redirect_protocol
 from shortlink_redirector.state import RedirectorState, ServingSettings
 from shortlink_redirector.visitlog import VisitLog
 
@@ -49,13 +50,17 @@ async def serve(config: RedirectorConfig) -> None:
     state = RedirectorState(metrics=metrics, serving=serving, visit_log=visit_log)
     follower = TableFollower(source=ShardSource(namespace=config.namespace), state=state)
     common = {"access_log": False, "lifespan": "off", "log_level": config.log_level}
+    app = create_app(state)
     redirects = _Server(
         uvicorn.Config(
-            create_app(state),
+            app,
             host=config.host,
             port=config.port,
-            http="httptools",
+            http=redirect_protocol(app),
             server_header=False,
+            # The visit log applies --trusted-proxies itself; uvicorn's rewrite of the client
+            # address would reach only the requests that take the app path.
+            proxy_headers=False,
             **common,  # type: ignore[arg-type]
         )
     )

@@ -10,6 +10,7 @@ to the Starlette app in `pages`. Probe paths cannot be shadowed by a link, becau
 holds a reserved slug (see `shortlink_core.validation`).
 """
 
+from collections.abc import Iterable
 from time import perf_counter, time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -63,7 +64,14 @@ class Redirector:
                         {"type": "http.response.start", "status": status, "headers": headers}
                     )
                     await send(_EMPTY_BODY)
-                    self._count(scope, served, status, headers[0][1], started)
+                    self.count_redirect(
+                        served,
+                        status,
+                        headers[0][1],
+                        scope["headers"],
+                        scope.get("client"),
+                        started,
+                    )
                     return
             await self.fallback(scope, receive, send)
             self._other_latency.observe(perf_counter() - started)
@@ -71,12 +79,19 @@ class Redirector:
             self._traffic.errors += 1
             raise
 
-    def _count(
-        self, scope: Scope, served: ServedRoute, status: int, location: bytes, started: float
+    def count_redirect(
+        self,
+        served: ServedRoute,
+        status: int,
+        location: bytes,
+        request_headers: Iterable[tuple[bytes, bytes]],
+        client: tuple[str, int] | None,
+        started: float,
     ) -> None:
+        """Count a redirect that was sent, and record it in the visit log when that is on."""
         served.counter.value += 1
         agent = referer = host = forwarded = b""
-        for name, value in scope["headers"]:
+        for name, value in request_headers:
             if name == b"user-agent":
                 agent = value
             elif name == b"referer":
@@ -91,13 +106,12 @@ class Redirector:
         self._referrers[referrer] += 1
         visit_log = self.state.visit_log
         if visit_log is not None:
-            client = scope.get("client")
             peer = client[0] if client else None
             visit_log.record(
                 (
                     time(),
                     host,
-                    served,
+                    served.log_fields,
                     status,
                     location,
                     visitor,

@@ -9,6 +9,7 @@ the app swaps it in with one assignment, so a request sees the old table or the 
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _json
 from typing import Final
 
 from shortlink_core.matching import match_key
@@ -36,6 +37,11 @@ class ServedRoute:
     #: The prepared answer for a plain request (no path suffix, no query string).
     status: int
     headers: Headers
+    #: The same headers as they go on the wire, ending with the blank line (see `protocol`).
+    header_block: bytes
+    #: The link's part of a visit-log line, as JSON. A string, so that the visit log's pending
+    #: records hold nothing the garbage collector must scan (see `visitlog`).
+    log_fields: str
 
 
 def redirect_headers(location: str, *, code: int, cacheable: bool, max_age: int) -> Headers:
@@ -60,7 +66,12 @@ def prepare(route: Route, counter: LinkCounter, *, max_age: int) -> ServedRoute:
     headers = redirect_headers(
         link.url, code=link.redirect_code, cacheable=uniform, max_age=max_age
     )
-    return ServedRoute(route, counter, uniform, link.redirect_code, headers)
+    block = b"".join(b"%s: %s\r\n" % header for header in headers) + b"\r\n"
+    log_fields = (
+        f'"slug":{_json(route.slug)},"namespace":{_json(route.namespace)},'
+        f'"name":{_json(route.name)}'
+    )
+    return ServedRoute(route, counter, uniform, link.redirect_code, headers, block, log_fields)
 
 
 @dataclass(frozen=True, slots=True)
