@@ -3,7 +3,7 @@
 The operator's memory is `Indexes`: every ShortLink, every ShortLinkPolicy and the labels of every
 namespace (for policies that select by label), fed here and seeded by the publisher with one LIST
 each (see `link_index` for why these are not kopf indices). Event handlers only update an index
-and ask the publisher for a pass; no handler writes to a
+and, when what a plan reads changed, ask the publisher for a pass; no handler writes to a
 ShortLink itself, and none is a change-detecting handler, so kopf adds no finalizer and no
 annotations.
 """
@@ -52,20 +52,20 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def link_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    memo.indexes.links.apply(body, deleted=type == "DELETED")
-    memo.publisher.request(lambda: inputs_of(memo.indexes))
+    if memo.indexes.links.apply(body, deleted=type == "DELETED"):
+        memo.publisher.request(lambda: inputs_of(memo.indexes))
 
 
 @kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
 def policy_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    memo.indexes.policies.apply(body, deleted=type == "DELETED")
-    memo.publisher.request(lambda: inputs_of(memo.indexes))
+    if memo.indexes.policies.apply(body, deleted=type == "DELETED"):
+        memo.publisher.request(lambda: inputs_of(memo.indexes))
 
 
 @kopf.on.event("", "v1", "namespaces")
 def namespace_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    memo.indexes.namespaces.apply(body, deleted=type == "DELETED")
-    memo.publisher.request(lambda: inputs_of(memo.indexes))
+    if memo.indexes.namespaces.apply(body, deleted=type == "DELETED"):
+        memo.publisher.request(lambda: inputs_of(memo.indexes))
 
 
 @kopf.on.probe(id="lastPublished")

@@ -35,8 +35,14 @@ def _version(body: Mapping[str, Any]) -> int:
 class ObjectIndex(Generic[T]):
     """Objects of one kind by (namespace, name), each read once with `read`."""
 
-    def __init__(self, read: Callable[[Mapping[str, Any]], T]) -> None:
+    def __init__(
+        self,
+        read: Callable[[Mapping[str, Any]], T],
+        planned: Callable[[T], object] = lambda read: read,
+    ) -> None:
         self._read = read
+        #: The part of an object a plan depends on: a change elsewhere needs no pass.
+        self._planned = planned
         self._objects: dict[Key, T] = {}
         self._versions: dict[Key, int] = {}
         self._deleted: dict[Key, int] = {}
@@ -46,18 +52,25 @@ class ObjectIndex(Generic[T]):
     def __len__(self) -> int:
         return len(self._objects)
 
-    def apply(self, body: Mapping[str, Any], *, deleted: bool = False) -> None:
-        """Take an object from a watch event (ADDED, MODIFIED, DELETED or the initial listing)."""
+    def apply(self, body: Mapping[str, Any], *, deleted: bool = False) -> bool:
+        """Take an object from a watch event (ADDED, MODIFIED, DELETED or the initial listing).
+
+        True when a plan may differ because of it: an object came or went, or its planned part
+        changed. A ShortLink's own status coming back from the operator's write is no such change.
+        """
         meta = body["metadata"]
         key, version = (meta.get("namespace") or "", meta["name"]), _version(body)
         if deleted:
-            self._objects.pop(key, None)
             self._versions.pop(key, None)
             self._deleted[key] = max(version, self._deleted.get(key, 0))
-        elif version >= self._versions.get(key, -1) and version > self._deleted.get(key, -1):
-            self._objects[key] = self._read(body)
-            self._versions[key] = version
-            self._deleted.pop(key, None)
+            return self._objects.pop(key, None) is not None
+        if version < self._versions.get(key, -1) or version <= self._deleted.get(key, -1):
+            return False  # older than what is known
+        old, new = self._objects.get(key), self._read(body)
+        self._objects[key] = new
+        self._versions[key] = version
+        self._deleted.pop(key, None)
+        return old is None or self._planned(old) != self._planned(new)
 
     def seed(self, items: Iterable[Mapping[str, Any]]) -> None:
         """Merge a complete LIST: newer event copies and deletions win over its older copies."""
@@ -76,9 +89,17 @@ def _labels(body: Mapping[str, Any]) -> dict[str, str]:
     return dict(body["metadata"].get("labels") or {})
 
 
+def _planned_part(link: IndexedLink) -> object:
+    """All of a link but its status, which the operator writes and reads through `_written`.
+
+    The generation is in it although the parsed spec is too: statuses report it as observed.
+    """
+    return (link.uid, link.created, link.generation, link.link, link.error)
+
+
 class LinkIndex(ObjectIndex[IndexedLink]):
     def __init__(self) -> None:
-        super().__init__(index_link)
+        super().__init__(index_link, _planned_part)
 
 
 @dataclass

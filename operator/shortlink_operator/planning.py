@@ -68,6 +68,10 @@ class Event:
     type: str  # Normal or Warning
     reason: str
     message: str
+    #: The link whose new status this Event reports (not always the one it is about): it is
+    #: posted only once that status is written, so a status left for the next pass is
+    #: announced then, once.
+    cause: tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +379,9 @@ def _events(
     link: IndexedLink, outcome: Outcome, holder: Key | None, present: Mapping[Key, IndexedLink]
 ) -> list[Event]:
     kind = "Normal" if outcome.ready else "Warning"
-    events = [Event(link.namespace, link.name, link.uid, kind, outcome.reason, outcome.message)]
+    events = [
+        Event(link.namespace, link.name, link.uid, kind, outcome.reason, outcome.message, link.key)
+    ]
     owner = present.get(holder) if holder is not None else None
     if outcome.reason == Reason.SLUG_CONFLICT and owner is not None:
         message = (
@@ -383,7 +389,9 @@ def _events(
             "this link keeps it"
         )
         events.append(
-            Event(owner.namespace, owner.name, owner.uid, "Normal", "SlugContested", message)
+            Event(
+                owner.namespace, owner.name, owner.uid, "Normal", "SlugContested", message, link.key
+            )
         )
     return events
 

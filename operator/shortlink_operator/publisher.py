@@ -32,6 +32,8 @@ from shortlink_operator.policy import Policy
 from shortlink_operator.table_state import TableReader
 
 BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
+#: How long a pass writes statuses before it gives way to a change waiting for its own pass.
+STATUS_SLICE_SECONDS: Final = 1.0
 TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,7 @@ class Publisher:
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
-        self._last_pass_seconds = 0.0
+        self._last_plan_seconds = 0.0
         # When an outcome changes by itself (activeFrom, expiresAt, a grace period ending).
         self._next_change: float | None = None
         self.last_success: float | None = None
@@ -138,13 +140,11 @@ class Publisher:
                     self._wake.clear()  # nothing to publish before kopf has filled the index
                 if source is None or not self._wake.is_set():
                     continue
-                # Gather a burst; and after a long pass (a big table) wait as long again, so a
-                # stream of events (a restart re-listing every link) leaves kopf half the CPU.
-                await asyncio.sleep(max(self._config.debounce_seconds, self._last_pass_seconds))
+                # Gather a burst; and after a long plan (a big table) wait as long again, so a
+                # stream of changes (thousands of links applied at once) leaves kopf half the CPU.
+                await asyncio.sleep(max(self._config.debounce_seconds, self._last_plan_seconds))
                 self._wake.clear()
-                started = time.monotonic()
                 await self.publish(source())
-                self._last_pass_seconds = time.monotonic() - started
                 failures = 0
                 self._metrics.passes.labels("success").inc()
             except Conflict:
@@ -211,11 +211,13 @@ class Publisher:
             inputs = Inputs(links=list(inputs))
         self._forget_seen_statuses(inputs.links)
         shards = await self._current_shards()
-        with self._metrics.plan_duration.time():
-            wanted = self._plan(inputs, shards)
+        started = time.monotonic()
+        wanted = self._plan(inputs, shards)
+        self._last_plan_seconds = time.monotonic() - started
+        self._metrics.plan_duration.observe(self._last_plan_seconds)
         table_written = await self._write_shards(shards, wanted.shards)
-        await self._write_statuses(wanted.statuses)
-        await self._post_events(wanted.events)
+        unwritten = await self._write_statuses(wanted.statuses)
+        await self._post_events([event for event in wanted.events if event.cause not in unwritten])
         self._next_change = wanted.next_change
         self.last_success = time.time()
         self._observe(inputs.links, wanted.shards, table_written=table_written)
@@ -269,15 +271,32 @@ class Publisher:
             written = True
         return written
 
-    async def _write_statuses(self, statuses: Mapping[tuple[str, str], dict[str, Any]]) -> None:
+    async def _write_statuses(
+        self, statuses: Mapping[tuple[str, str], dict[str, Any]]
+    ) -> set[tuple[str, str]]:
+        """Write `statuses` a few at a time; return the keys of those left for the next pass.
+
+        Thousands of statuses take many seconds to write. Once a change is waiting, and this pass
+        has written statuses for `STATUS_SLICE_SECONDS`, no new write starts: the change gets its
+        pass, and its table write, now; that pass plans the statuses not yet written again.
+        """
+        written: set[tuple[str, str]] = set()
+        started = time.monotonic()
+
+        def give_way() -> bool:
+            return self._wake.is_set() and time.monotonic() - started >= STATUS_SLICE_SECONDS
+
         async def write(key: tuple[str, str], status: dict[str, Any]) -> None:
             await self._kube.patch_status(key[0], key[1], status)
             self._written[key] = status
+            written.add(key)
 
         await _bounded(
             (write(key, status) for key, status in statuses.items()),
             limit=self._config.status_concurrency,
+            stop=give_way,
         )
+        return set(statuses) - written
 
     async def _post_events(self, events: Sequence[Event]) -> None:
         timestamp = now()
@@ -306,8 +325,14 @@ class Publisher:
                 del self._written[key]
 
 
-async def _bounded(calls: Iterable[Coroutine[Any, Any, None]], *, limit: int) -> None:
-    """Await `calls` with at most `limit` in flight; after an error start no more, and raise it.
+async def _bounded(
+    calls: Iterable[Coroutine[Any, Any, None]],
+    *,
+    limit: int,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Await `calls` with at most `limit` in flight; start no more once `stop()` says so or a call
+    failed, and raise the first error.
 
     Thousands of status writes one after another take minutes; all at once would swamp the API
     server (and draw 429s). A few workers pulling from one lazy iterator keep both busy without
@@ -318,7 +343,7 @@ async def _bounded(calls: Iterable[Coroutine[Any, Any, None]], *, limit: int) ->
 
     async def worker() -> None:
         for call in pending:
-            if errors:
+            if errors or stop():
                 call.close()  # never started: close it so Python does not warn it was not awaited
                 continue
             try:

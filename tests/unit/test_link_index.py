@@ -50,3 +50,15 @@ def test_a_link_recreated_after_its_deletion_comes_back() -> None:
     index.apply(body("a", 7), deleted=True)
     index.apply(body("a", 12, "https://again.example/"))
     assert urls(index) == {"a": "https://again.example/"}
+
+
+def test_only_changes_a_plan_reads_ask_for_a_pass() -> None:
+    index = LinkIndex()
+    assert index.apply(body("a", 4))  # a new link
+    assert not index.apply(body("a", 4))  # the same copy again (a watch restart's listing)
+    with_status = {**body("a", 5), "status": {"observedGeneration": 1}}
+    assert not index.apply(with_status)  # the operator's own status write coming back
+    assert index.apply(body("a", 6, "https://new.example/"))  # a new target
+    assert not index.apply(body("a", 3, "https://old.example/"))  # an older copy
+    assert index.apply(body("a", 7), deleted=True)
+    assert not index.apply(body("a", 8), deleted=True)  # already gone

@@ -9,7 +9,10 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pytest
+
 from shortlink_core.table import decode_shard
+from shortlink_operator import publisher as publisher_module
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Shard
 from shortlink_operator.leadership import Leadership
@@ -167,3 +170,51 @@ async def test_a_standby_publisher_writes_nothing() -> None:
     await asyncio.gather(task, return_exceptions=True)
     assert kube.shards == {}
     assert kube.statuses == {}
+
+
+class SlowStatusKube(FakeKube):
+    """Status writes take a while, as thousands of them do; Events are recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, str]] = []
+        #: How many statuses were written when a shard first held the route of "late".
+        self.statuses_when_late_was_routed: int | None = None
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        await asyncio.sleep(0.01)
+        await super().patch_status(namespace, name, status)
+
+    async def update_shard(self, shard: Shard, data: Mapping[str, str]) -> Shard:
+        if self.statuses_when_late_was_routed is None and "/late" in str(data):
+            self.statuses_when_late_was_routed = len(self.statuses)
+        return await super().update_shard(shard, data)
+
+    async def post_event(self, **event: Any) -> None:
+        self.events.append((event["name"], event["reason"]))
+
+
+async def test_a_change_is_published_without_waiting_for_a_long_status_backlog(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(publisher_module, "STATUS_SLICE_SECONDS", 0.05)
+    kube = SlowStatusKube()
+    publisher = Publisher(kube=kube, config=CONFIG)
+    # 400 statuses at 16 at a time and 10 ms each: a quarter of a second of writes.
+    links = [index_link(obj(f"ok{i}", f"https://e.com/{i}")) for i in range(200)]
+    links += [index_link(obj(f"bad{i}", "ftp://e.com/")) for i in range(200)]
+    publisher.request(lambda: Inputs(links=list(links)))
+    task = asyncio.create_task(publisher.run())
+    try:
+        await eventually(lambda: len(kube.statuses) > 20)
+        links.append(index_link(obj("late", "https://e.com/late")))
+        publisher.request(lambda: Inputs(links=list(links)))
+        await eventually(lambda: len(kube.statuses) == len(links) and len(kube.events) >= 200)
+        await asyncio.sleep(0.1)  # time for a duplicate to show up
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert kube.statuses_when_late_was_routed is not None
+    assert kube.statuses_when_late_was_routed < 300  # it did not wait for the backlog
+    # Every invalid link got its Warning once, whichever pass wrote its status.
+    assert sorted(kube.events) == sorted((f"bad{i}", "InvalidSpec") for i in range(200))
