@@ -1,13 +1,15 @@
 """The redirector's ASGI application.
 
-A GET or HEAD whose path is a uniform link's exact slug, without a query string, is answered right
-here from the route's prepared status and headers: no routing, no middleware, no Request object.
-Other redirects (rules, times, templates, suffixes, forwarded queries, other spellings) are decided
-by `resolve` and also answered here. Counting a redirect is a handful of integer increments (the
-link, its visitor and referrer class, a latency bucket) and, when the visit log is on, one list
-append. Everything else — probes, inspect pages, QR codes, not found, gone, other methods — goes
-to the Starlette app in `pages`. Probe paths cannot be shadowed by a link, because the table never
-holds a reserved slug (see `shortlink_core.validation`).
+Most plain redirects (a GET or HEAD of a uniform link's exact slug, without a query string) never
+get here: the server's protocol answers them (see `protocol`). The few that do, such as one on a
+connection that closes after it, are answered right here from the route's prepared status and
+headers: no routing, no middleware, no Request object. Other redirects (rules, times, templates,
+suffixes, forwarded queries, other spellings) are decided by `resolve` and also answered here.
+Counting a redirect is a handful of integer increments (the link, its visitor and referrer class,
+a latency bucket) and, when the visit log is on, one list append. Everything else — probes,
+inspect pages, QR codes, not found, gone, other methods — goes to the Starlette app in `pages`.
+Probe paths cannot be shadowed by a link, because the table never holds a reserved slug (see
+`shortlink_core.validation`).
 """
 
 from collections.abc import Iterable
@@ -47,7 +49,7 @@ class Redirector:
                 table = self.state.table
                 served = None if scope["query_string"] else table.fast.get(scope["path"])
                 if served is not None:
-                    status, headers = served.status, served.headers
+                    status, headers = served.status, served.headers()
                 else:
                     serving = self.state.serving
                     decision = resolve(

@@ -122,7 +122,7 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
                 + served.header_block
             )
             redirector.count_redirect(
-                served, served.status, served.headers[0][1], self.headers, self.client, started
+                served, served.status, served.location, self.headers, self.client, started
             )
             if self.access_log:  # uvicorn's line, for a server run with its access log on
                 client = f"{self.client[0]}:{self.client[1]}" if self.client else ""

@@ -2,9 +2,10 @@
 
 A `RoutingTable` maps routing keys (host and match key) to `ServedRoute`s. Links that answer the
 same way for everyone (no rules, no time window, no template) also get a prepared status and header
-list, filed in `fast` under their exact path, so the common redirect is one dict lookup and two
-`send` calls. Tables are never changed in place: a change builds a new table from the old one, and
-the app swaps it in with one assignment, so a request sees the old table or the new, never a mix.
+block, filed in `fast` under their exact path, so the common redirect is one dict lookup and one
+write (see `protocol`). Tables are never changed in place: a change builds a new table from the
+old one, and the app swaps it in with one assignment, so a request sees the old table or the new,
+never a mix.
 """
 
 from collections.abc import Iterable, Mapping
@@ -34,14 +35,20 @@ class ServedRoute:
     counter: LinkCounter
     #: True when every visitor gets the same answer (no rules, times or template).
     uniform: bool
-    #: The prepared answer for a plain request (no path suffix, no query string).
+    #: The prepared answer for a plain request (no path suffix, no query string): its status,
+    #: Location, and every header as it goes on the wire, ending with the blank line (see
+    #: `protocol`). Bytes rather than a list of pairs: a third of the memory at 100,000 links.
     status: int
-    headers: Headers
-    #: The same headers as they go on the wire, ending with the blank line (see `protocol`).
+    location: bytes
     header_block: bytes
     #: The link's part of a visit-log line, as JSON. A string, so that the visit log's pending
     #: records hold nothing the garbage collector must scan (see `visitlog`).
     log_fields: str
+
+    def headers(self) -> Headers:
+        """The prepared headers as ASGI pairs, for the few plain requests the app answers."""
+        pairs = (line.partition(b": ") for line in self.header_block[:-4].split(b"\r\n"))
+        return [(name, value) for name, _, value in pairs]
 
 
 def redirect_headers(location: str, *, code: int, cacheable: bool, max_age: int) -> Headers:
@@ -71,7 +78,8 @@ def prepare(route: Route, counter: LinkCounter, *, max_age: int) -> ServedRoute:
         f'"slug":{_json(route.slug)},"namespace":{_json(route.namespace)},'
         f'"name":{_json(route.name)}'
     )
-    return ServedRoute(route, counter, uniform, link.redirect_code, headers, block, log_fields)
+    location = headers[0][1]
+    return ServedRoute(route, counter, uniform, link.redirect_code, location, block, log_fields)
 
 
 @dataclass(frozen=True, slots=True)
