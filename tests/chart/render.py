@@ -9,6 +9,7 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -81,9 +82,12 @@ def render(
 ) -> list[dict[str, Any]]:
     """`helm template` the chart; the objects it renders."""
     args = ["template", release, str(chart), "--namespace", namespace]
-    if values:
-        args += ["--values", str(values_file(chart.parent, values))]
-    return [doc for doc in yaml.safe_load_all(run_helm(*args).stdout) if doc]
+    # The values go to a folder of their own, never beside the chart: that may be the source tree.
+    with tempfile.TemporaryDirectory(prefix="shortlink-values-") as directory:
+        if values:
+            args += ["--values", str(values_file(Path(directory), values))]
+        output = run_helm(*args).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
 
 
 def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
