@@ -32,6 +32,10 @@ from uvicorn.server import ServerState
 from shortlink_core.link import REDIRECT_CODES
 from shortlink_redirector.app import Redirector
 
+#: The uvicorn release this module was written against (pinned exactly in pyproject.toml);
+#: `tests/component/test_uvicorn_coupling.py` fails when the installed one differs.
+UVICORN_VERSION = "0.54.0"
+
 Headers = list[tuple[bytes, bytes]]
 _STATUS_LINES = {
     code: f"HTTP/1.1 {code} {HTTPStatus(code).phrase}\r\n".encode() for code in REDIRECT_CODES
