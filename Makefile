@@ -34,7 +34,7 @@ lock: | $(UV) ## Re-resolve requirements.lock (dev) and requirements-runtime.loc
 	$(UV) pip compile pyproject.toml --group dev $(LOCK_FLAGS) $(LOCK_UPGRADE) -o requirements.lock
 	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(LOCK_UPGRADE) -o requirements-runtime.lock
 
-LOCK_FLAGS := --python-version 3.11 --no-header --no-annotate --quiet
+LOCK_FLAGS := --python-version 3.11 --no-header --no-annotate --quiet --generate-hashes
 # `make lock LOCK_UPGRADE=--upgrade` moves every pin to the newest release.
 
 .PHONY: kube-apiserver
@@ -73,10 +73,11 @@ run-redirector: deps ## Run a redirector on 127.0.0.1:8080 against the cluster o
 	$(PY) -m shortlink_redirector --host 127.0.0.1 --metrics-host 127.0.0.1
 
 .PHONY: lint
-lint: deps ## ruff (lint and format) and mypy --strict.
+lint: deps ## ruff (lint and format), mypy --strict, the import layering and hadolint.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint operator/Dockerfile redirector/Dockerfile
 
 .PHONY: prometheus
