@@ -1,11 +1,17 @@
-"""Guards for every tier: tests leave the source tree as they found it.
+"""Guards for every tier: tests leave the source tree as they found it, and no task running.
 
 A test that writes beside the code (a values file next to the chart, a rendered manifest in
-`crds/`) leaves stray files that then get committed; the session fails if any appears.
+`crds/`) leaves stray files that then get committed; the session fails if any appears. An async
+test that returns while a task it started is still running would hide work that outlives it; it
+fails.
 """
 
+import asyncio
+import functools
+import inspect
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 
@@ -33,3 +39,28 @@ def _source_tree_untouched() -> Iterator[None]:
     after = _tree_changes()
     if before is not None and after is not None:
         assert after <= before, f"tests wrote into the source tree: {sorted(after - before)}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async test fails if it leaves a task running that it started."""
+    for item in items:
+        function = getattr(item, "obj", None)
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(function):
+            item.obj = _failing_on_leaked_tasks(function)
+
+
+def _failing_on_leaked_tasks(
+    test: Callable[..., Coroutine[Any, Any, None]],
+) -> Callable[..., Coroutine[Any, Any, None]]:
+    @functools.wraps(test)
+    async def guarded(*args: Any, **kwargs: Any) -> None:
+        before = asyncio.all_tasks()
+        await test(*args, **kwargs)
+        for _ in range(3):  # a task cancelled at the end needs a turn of the loop to finish
+            leaked = asyncio.all_tasks() - before - {asyncio.current_task()}
+            if not leaked:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"the test left tasks running: {sorted(map(repr, leaked))}")
+
+    return guarded
