@@ -1,4 +1,4 @@
-"""`make bench`: throughput against nginx, propagation latency and scale, with a summary.
+"""`make bench`: throughput against nginx and a Go peer, propagation latency and scale, with a summary.
 
 Results go to `.cache/bench/results.json`, a Markdown summary to `.cache/bench/summary.md` and a
 plot of latency over load to `.cache/bench/latency.png`; `--publish` also copies the summary and
@@ -31,13 +31,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--links", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--connections", type=int, nargs="+", default=[64])
+    parser.add_argument(
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[64, 256],
+        help="connection counts measured in every round and scenario",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (at least 3)")
     parser.add_argument(
         "--curve",
         type=int,
         nargs="*",
-        default=[1, 8, 32, 64, 128],
-        help="connection counts for the latency plot",
+        default=[1, 8, 32, 64, 128, 256],
+        help="connection counts for the latency plot (once, every link in turn)",
     )
     parser.add_argument("--updates", type=int, default=200)
     parser.add_argument(
@@ -57,14 +64,19 @@ def main() -> None:
         control_plane.start()
         try:
             install_crds(control_plane)
-            print(f"throughput: {args.links:,} links, {args.seconds:.0f} s per run", flush=True)
-            connections = sorted(set(args.connections) | set(args.curve))
+            print(
+                f"throughput: {args.links:,} links, {args.rounds} rounds, {args.seconds:.0f} s per run",
+                flush=True,
+            )
             results["throughput"] = throughput.measure(
                 control_plane,
                 workdir,
+                cache,
                 links=args.links,
                 seconds=args.seconds,
-                connections=connections,
+                rounds=args.rounds,
+                connections=sorted(set(args.connections)),
+                curve=args.curve,
                 variants=VARIANTS,
             )
             print(f"propagation: {args.updates} updates", flush=True)

@@ -17,37 +17,34 @@ def summary(results: dict[str, Any]) -> str:
     throughput = results.get("throughput")
     if throughput:
         lines += [
-            f"## Redirects: {throughput['links']:,} links, random existing slugs, {throughput['seconds']:.0f} s per run",
+            f"## Redirects: {throughput['links']:,} links, {throughput['rounds']} interleaved rounds, {throughput['seconds']:.0f} s per run",
             "",
-            "| server | connections | req/s | ratio to nginx | p50 ms | p99 ms | errors |",
-            "|---|---|---|---|---|---|---|",
+            "`uniform`: every link of the table in turn (shuffled); `zipf`: a Zipf (s = 1) mix. "
+            "Ratios are taken within a round and given as min / median / max over the rounds.",
+            "",
+            "| scenario | connections | server | req/s (median) | ratio to nginx | ratio to Go peer | p99 ms (median / max) | p99.9 ms (max) | max ms | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        nginx = {
-            run["connections"]: run["requests_per_second"]
-            for run in throughput["runs"]
-            if run["server"] == "nginx"
-        }
-        for run in throughput["runs"]:
-            ratio = (
-                run["requests_per_second"] / nginx[run["connections"]]
-                if nginx.get(run["connections"])
-                else 0
-            )
+        for row in throughput["ratios"]:
             lines.append(
-                f"| {run['server']} | {run['connections']} | {run['requests_per_second']:,.0f} | {ratio:.2f} | "
-                f"{run['p50_ms']:.2f} | {run['p99_ms']:.2f} | {run['errors'] + run['bad_status']} |"
+                f"| {row['scenario']} | {row['connections']} | {row['server']} | {row['req_per_s_median']:,} | "
+                f"{_spread(row.get('to_nginx'))} | {_spread(row.get('to_gopeer'))} | "
+                f"{row['p99_ms_median']:.2f} / {row['p99_ms_max']:.2f} | {row['p999_ms_max']:.2f} | "
+                f"{row['max_ms']:.1f} | {row['errors']} |"
             )
         ready = ", ".join(
             f"{name}: {seconds} s"
             for name, seconds in throughput.get("redirector_ready_seconds", {}).items()
         )
         rss = ", ".join(
-            f"{name}: {mb} MB" for name, mb in throughput.get("redirector_rss_mb", {}).items()
+            f"{name}: {mb['loaded']} MB loaded, {mb['after_load']} MB after the load"
+            for name, mb in throughput.get("rss_mb", {}).items()
         )
         lines += [
             "",
             f"Redirector start to ready with the whole table loaded: {ready}.",
-            f"Redirector resident memory with the table loaded: {rss}.",
+            "",
+            f"Resident memory: {rss}.",
             "",
         ]
     propagation = results.get("propagation")
@@ -65,6 +62,12 @@ def summary(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _spread(ratio: dict[str, float] | None) -> str:
+    if not ratio:
+        return "—"
+    return f"{ratio['min']:.2f} / **{ratio['median']:.2f}** / {ratio['max']:.2f}"
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -72,12 +75,15 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4), dpi=120)
-    servers = sorted({run["server"] for run in results["throughput"]["runs"]})
+    # Every link in turn: the curve's own runs and the first round's.
+    curve = [
+        run
+        for run in results["throughput"]["runs"]
+        if run["scenario"] == "uniform" and run["round"] in (0, 1)
+    ]
+    servers = sorted({run["server"] for run in curve})
     for server in servers:
-        runs = sorted(
-            (r for r in results["throughput"]["runs"] if r["server"] == server),
-            key=lambda r: r["connections"],
-        )
+        runs = sorted((r for r in curve if r["server"] == server), key=lambda r: r["connections"])
         axis.plot(
             [r["requests_per_second"] for r in runs],
             [r["p99_ms"] for r in runs],

@@ -1,5 +1,14 @@
-"""The two servers under test, each pinned to the same core: nginx and the redirector."""
+"""The servers under test, each pinned to the same core: nginx, the Go peer and the redirector.
 
+nginx is the physical limit, tuned as its users tune it for this job (one worker, access log off,
+keep-alive connections never cut short); the Go peer is a net/http redirect server like the ones
+Go shorteners run (`bench/gopeer`, GOMAXPROCS=1); the redirector runs as users run it.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +24,8 @@ error_log {prefix}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
   map_hash_max_size 262144;
   map_hash_bucket_size 256;
   map $uri $target {{
@@ -43,6 +54,54 @@ def start_nginx(prefix: Path, *, port: int, core: int) -> Process:
         lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 404,
         timeout=20,
         what="nginx",
+        alive=[process],
+    )
+    return process
+
+
+GOPEER_DIR = Path(__file__).parent / "gopeer"
+
+
+def build_gopeer(cache: Path) -> Path:
+    """The Go peer, built once per source with the Go toolchain that builds kube-apiserver."""
+    digest = hashlib.sha256()
+    for name in ("go.mod", "main.go"):
+        digest.update((GOPEER_DIR / name).read_bytes())
+    binary = cache / "bin" / f"bench-gopeer-{digest.hexdigest()[:12]}"
+    if not binary.exists():
+        go = shutil.which("go")
+        if go is None:
+            raise RuntimeError("Go is needed to build the bench's Go peer")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [go, "build", "-trimpath", "-o", str(binary), "."],
+            cwd=GOPEER_DIR,
+            env=dict(os.environ, CGO_ENABLED="0"),
+            check=True,
+        )
+    return binary
+
+
+def start_gopeer(binary: Path, prefix: Path, *, port: int, core: int) -> Process:
+    process = Process(
+        "gopeer",
+        [
+            "taskset",
+            "-c",
+            str(core),
+            str(binary),
+            "-listen",
+            f"127.0.0.1:{port}",
+            "-table",
+            str(prefix / "table.tsv"),
+        ],
+        log_path=prefix / "gopeer.out",
+        env=dict(os.environ, GOMAXPROCS="1"),
+    )
+    wait_until(
+        lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 404,
+        timeout=60,
+        what="Go peer",
         alive=[process],
     )
     return process

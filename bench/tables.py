@@ -45,12 +45,30 @@ def publish(
         kubectl(control_plane, "apply", "--server-side", "-f", "-", stdin=json.dumps(item))
 
 
-def write_paths(routes: list[Route], path: Path, *, sample: int = 20_000, seed: int = 11) -> None:
-    """A random sample of existing slugs, one request path per line, for wrk."""
+#: Request mixes. `uniform`: every link of the table once per cycle, in a shuffled order, so the
+#: whole table is requested (no cache-friendly sample). `zipf`: slugs drawn with Zipf's law
+#: (s = 1) over a shuffled ranking, as real traffic is skewed towards a few popular links.
+SCENARIOS = ("uniform", "zipf")
+ZIPF_REQUESTS = 500_000
+
+
+def write_paths(routes: list[Route], path: Path, *, scenario: str, seed: int = 11) -> None:
+    """Request paths for wrk, one per line; wrk walks them in order and starts over."""
     rng = random.Random(seed)
-    chosen = rng.sample(routes, min(sample, len(routes)))
-    path.write_text("".join(f"/{route.slug}\n" for route in chosen))
+    slugs = [route.slug for route in routes]
+    rng.shuffle(slugs)
+    if scenario == "zipf":
+        weights = [1 / rank for rank in range(1, len(slugs) + 1)]
+        slugs = rng.choices(slugs, weights=weights, k=ZIPF_REQUESTS)
+    elif scenario != "uniform":
+        raise ValueError(f"unknown scenario {scenario!r}")
+    path.write_text("".join(f"/{slug}\n" for slug in slugs))
 
 
 def write_nginx_map(routes: list[Route], path: Path) -> None:
     path.write_text("".join(f'/{route.slug} "{route.link.url}";\n' for route in routes))
+
+
+def write_tsv(routes: list[Route], path: Path) -> None:
+    """The table for the Go peer: `slug<TAB>url` lines."""
+    path.write_text("".join(f"{route.slug}\t{route.link.url}\n" for route in routes))

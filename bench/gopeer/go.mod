@@ -1,0 +1,3 @@
+module shortlink.dev/bench/gopeer
+
+go 1.22
