@@ -9,6 +9,7 @@ from typing import Final
 
 from shortlink_redirector.addresses import Network, parse_networks
 from shortlink_redirector.metrics import DEFAULT_MAX_LINK_SERIES
+from shortlink_redirector.state import DEFAULT_MAX_LOCATION_BYTES
 
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -28,8 +29,13 @@ class RedirectorConfig:
     max_link_series: int = DEFAULT_MAX_LINK_SERIES
     #: Write one JSON line per redirect to standard output.
     visit_log: bool = True
-    #: Peers whose X-Forwarded-For header is believed (e.g. the ingress controller's pods).
+    #: Peers whose X-Forwarded-For and X-Forwarded-Proto headers are believed (e.g. the ingress
+    #: controller's pods).
     trusted_proxies: tuple[Network, ...] = ()
+    #: A redirect with a longer Location answers 414 URI Too Long instead.
+    max_location_bytes: int = DEFAULT_MAX_LOCATION_BYTES
+    #: The public base of short URLs (the operator's --public-base-url), for inspect pages.
+    public_base_url: str = ""
 
 
 def _default_namespace() -> str:
@@ -100,11 +106,31 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         "--trusted-proxies",
         default=env("SHORTLINK_TRUSTED_PROXIES", ""),
         help="comma-separated CIDRs whose X-Forwarded-For names the client in the visit log "
+        "and whose X-Forwarded-Proto names the scheme on inspect pages "
         "[$SHORTLINK_TRUSTED_PROXIES]",
+    )
+    parser.add_argument(
+        "--max-location-bytes",
+        type=int,
+        default=int(env("SHORTLINK_MAX_LOCATION_BYTES", str(DEFAULT_MAX_LOCATION_BYTES))),
+        help="longest Location sent; a longer redirect answers 414 URI Too Long "
+        "[$SHORTLINK_MAX_LOCATION_BYTES]",
+    )
+    parser.add_argument(
+        "--public-base-url",
+        default=env("SHORTLINK_PUBLIC_BASE_URL", ""),
+        help="public base of short URLs, e.g. https://go.example.com (the operator's value), "
+        "shown on inspect pages and in QR codes; default: from the request "
+        "[$SHORTLINK_PUBLIC_BASE_URL]",
     )
     args = parser.parse_args(argv)
     if args.max_link_series < 0:
         parser.error("--max-link-series must not be negative")
+    if args.max_location_bytes < 1:
+        parser.error("--max-location-bytes must be positive")
+    public_base_url = args.public_base_url.rstrip("/")
+    if public_base_url and not public_base_url.startswith(("http://", "https://")):
+        parser.error("--public-base-url must start with http:// or https://")
     try:
         trusted_proxies = parse_networks(args.trusted_proxies)
     except ValueError as error:
@@ -121,4 +147,6 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         max_link_series=args.max_link_series,
         visit_log=args.visit_log,
         trusted_proxies=trusted_proxies,
+        max_location_bytes=args.max_location_bytes,
+        public_base_url=public_base_url,
     )

@@ -12,7 +12,9 @@ and the ASGI app unchanged, and so does any request where uvicorn's own handling
 - a request pipelined behind one the app is still answering (answers must keep their order), or
   a client that has stopped reading (the app path waits for the transport to drain);
 - an upgrade, a percent-encoded or absolute-form URL, a query string (none is in `fast`), and any
-  server running with a root path, which the app path would honour.
+  server running with a root path, which the app path would honour;
+- a request without exactly one Host header (the app answers 400), and a route whose Location is
+  longer than `--max-location-bytes` (the app answers 414).
 
 The bytes written are the ones uvicorn writes for the same answer: the status line, uvicorn's
 default headers (the date), then the route's headers. This subclasses uvicorn's protocol, so the
@@ -112,7 +114,17 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
                 or parser.get_http_version() != "1.1"
                 or not parser.should_keep_alive()
                 or parser.should_upgrade()
+                or len(served.location) > state.serving.max_location_bytes  # the app says 414
             ):
+                self._hand_to_app()
+                return
+            # RFC 9112: an HTTP/1.1 request has exactly one Host; the app answers 400 otherwise
+            # (see `framing`). Counted inline: a call would cost more than the loop.
+            hosts = 0
+            for name, _ in self.headers:
+                if name == b"host":
+                    hosts += 1
+            if hosts != 1:
                 self._hand_to_app()
                 return
             self._answered = True

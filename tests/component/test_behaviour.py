@@ -148,6 +148,10 @@ async def test_matching_ignores_case_and_separators(
     serve(state, route("team-docs", "https://example.com/team"))
     for spelling in ("/Team-Docs", "/team_docs", "/TEAMDOCS", "/team.docs"):
         assert await location(client, spelling) == (302, "https://example.com/team"), spelling
+    serve(state, route("key", "https://example.com/key"))
+    assert await location(client, "/KEY") == (302, "https://example.com/key")
+    for spelling in ("/%E2%84%AAey", "/%EF%BD%8Bey"):  # KELVIN SIGN, FULLWIDTH k
+        assert (await client.get(spelling)).status_code == 404, spelling
 
 
 async def test_exact_links_answer_only_their_exact_slug(
