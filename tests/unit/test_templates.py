@@ -16,9 +16,29 @@ from shortlink_core.templates import append_suffix, merge_query, render
         ("https://e.com/docs", "a%2Fb", "https://e.com/docs/a%2Fb"),
         ("https://e.com/docs", "a b", "https://e.com/docs/a%20b"),
         ("https://e.com/docs", "", "https://e.com/docs"),
+        # Byte for byte: empty segments, a trailing slash, escapes as sent.
+        ("https://e.com/", "http://host", "https://e.com/http://host"),
+        ("https://e.com/docs", "a/", "https://e.com/docs/a/"),
+        ("https://e.com/docs", "a//b", "https://e.com/docs/a//b"),
+        ("https://e.com/docs", "/x", "https://e.com/docs//x"),
+        ("https://e.com/docs", "%7e%41", "https://e.com/docs/%7e%41"),
+        ("https://e.com/docs", "100%", "https://e.com/docs/100%"),
+        # Dot segments in any spelling are dropped, never resolved.
+        ("https://e.com/docs", "a/./b/%2E%2e/.%2E/c/..", "https://e.com/docs/a/b/c"),
+        ("https://e.com/docs", "..", "https://e.com/docs"),
+        ("https://e.com/docs", "...", "https://e.com/docs/..."),
+        # Bytes a URL cannot carry are percent-encoded, and only those.
+        ("https://e.com/docs", "\xc3\xa4", "https://e.com/docs/%C3%A4"),  # raw UTF-8 bytes
+        ("https://e.com/docs", "..\\admin", "https://e.com/docs/..%5Cadmin"),
+        ("https://e.com/docs", '"<>^`{|}', "https://e.com/docs/%22%3C%3E%5E%60%7B%7C%7D"),
+        ("https://e.com/docs", "a?b#c", "https://e.com/docs/a%3Fb%23c"),
+        ("https://e.com/docs?", "a", "https://e.com/docs/a?"),
+        ("https://e.com/docs#top", "a", "https://e.com/docs/a#top"),
     ],
 )
-def test_suffixes_are_appended_safely(url: str, suffix: str, expected: str) -> None:
+def test_suffixes_are_appended_byte_for_byte_without_dot_segments(
+    url: str, suffix: str, expected: str
+) -> None:
     assert append_suffix(url, suffix) == expected
 
 
@@ -30,6 +50,30 @@ def test_placeholders_are_escaped_for_their_part_of_the_url() -> None:
         render("https://e.com/s?{query}", suffix="", query="a=1&b=2")
         == "https://e.com/s?a%3D1%26b%3D2"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "query", "expected"),
+    [
+        ("https://e.com/", "else", "https://e.com/?else"),
+        ("https://e.com/", "q=a+b", "https://e.com/?q=a+b"),
+        ("https://e.com/", "a=1&&b=%41&c=", "https://e.com/?a=1&&b=%41&c="),
+        ("https://e.com/?x=1", "q=a%20b;c", "https://e.com/?x=1&q=a%20b;c"),
+        ("https://e.com/?", "x=1", "https://e.com/?x=1"),
+        ("https://e.com/?x=1&", "y=2", "https://e.com/?x=1&y=2"),
+        ("https://e.com/", "q=\xc3\xa4 x", "https://e.com/?q=%C3%A4%20x"),
+        ("https://e.com/p#f", "a=/?:@", "https://e.com/p?a=/?:@#f"),
+        # A clash: the target's pair wins, the request's other pairs go on as sent.
+        ("https://e.com/?a=1", "a=2&b=x+y&c&&d=%2F", "https://e.com/?a=1&b=x+y&c&d=%2F"),
+        ("https://e.com/?lang=en", "l%61ng=fr&x", "https://e.com/?lang=en&x"),
+        ("https://e.com/?a+b=1", "a%20b=2&c=3", "https://e.com/?a+b=1&c=3"),
+        ("https://e.com/?a=1", "a=2", "https://e.com/?a=1"),
+    ],
+)
+def test_the_query_is_forwarded_byte_for_byte_unless_a_key_clashes(
+    url: str, query: str, expected: str
+) -> None:
+    assert merge_query(url, query) == expected
 
 
 def test_query_merging_keeps_the_targets_values() -> None:
