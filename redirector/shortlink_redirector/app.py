@@ -9,12 +9,12 @@ Counting a redirect is a handful of integer increments (the link, its visitor an
 a latency bucket) and, when the visit log is on, one list append. Everything else — probes,
 inspect pages, QR codes, not found, gone, other methods — goes to the Starlette app in `pages`.
 
-Answered here before any lookup: 400 to a request without exactly one Host (see `framing`), and
-503 with Retry-After to every request but the redirector's own paths until a table has been
-loaded (a link may exist; "not found" would be a lie). A redirect whose Location would exceed
-`--max-location-bytes` answers 414. The redirector's own paths cannot be shadowed by a link:
-no spelling of them passes validation, and the table never serves a reserved slug (see
-`shortlink_core.matching`).
+Answered here before any lookup: 400 to a request without exactly one valid Host (see
+`framing`), and 503 with Retry-After to every request but the redirector's own paths until a
+table has been loaded (a link may exist; "not found" would be a lie). A redirect whose Location
+would exceed `--max-location-bytes` answers 414. The redirector's own paths cannot be shadowed
+by a link: no spelling of them passes validation, and the table never serves a reserved slug
+(see `shortlink_core.matching`).
 """
 
 from collections.abc import Iterable

@@ -85,6 +85,7 @@ def test_a_link_using_every_routing_field(cluster: Cluster, stack: Stack, unique
     assert inspect["description"] == "Everything a link can do"
     assert inspect["namespace"] == cluster.namespace
     assert inspect["expiresAt"] == "2100-01-01T00:00:00Z"
+    assert inspect["shortURL"] == cluster.get("shortlink", slug)["status"]["shortURL"]
     assert len(inspect["rules"]) == 7
     assert get(stack, f"/{slug}+qr.png").content.startswith(b"\x89PNG")
     assert "Rules" in cluster.kubectl("describe", "shortlink", slug).stdout

@@ -550,7 +550,7 @@ async def test_a_location_over_the_cap_is_never_sent(
 async def test_a_request_without_exactly_one_host_gets_400(state: RedirectorState) -> None:
     serve(state, route("docs", "https://example.com/docs"))
     app = create_app(state)
-    for headers in ([], [(b"host", b"a"), (b"host", b"b")]):
+    for headers in ([], [(b"host", b"a"), (b"host", b"b")], [(b"host", b"a/b")]):
         sent: list[dict[str, object]] = []
 
         async def receive() -> dict[str, object]:

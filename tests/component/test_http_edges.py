@@ -145,9 +145,18 @@ async def test_non_ascii_spellings_match_no_ascii_slug(path: str) -> None:
 @pytest.mark.parametrize("target", ["/docs", "/docs?x=1", "/nope", "/docs+"])
 @pytest.mark.parametrize(
     "headers",
-    [(), ("Host: a.example", "Host: b.example"), ("Host: a.example", "host: a.example")],
+    [
+        (),
+        ("Host: a.example", "Host: b.example"),
+        ("Host: a.example", "host: a.example"),
+        ("Host: ",),
+        ("Host: a.example/evil",),
+        ("Host: a b",),
+        ("Host: user@a.example",),
+        ("Host: a.example:80x",),
+    ],
 )
-async def test_a_request_without_exactly_one_host_is_refused(
+async def test_a_request_without_exactly_one_valid_host_is_refused(
     path: str, target: str, headers: tuple[str, ...]
 ) -> None:
     state = RedirectorState()
@@ -158,6 +167,19 @@ async def test_a_request_without_exactly_one_host_is_refused(
     assert response.header(b"location") is None
     assert response.header(b"connection") == b"close"
     assert rest == b""  # closed: nothing after a badly framed request is trusted
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "host", ["go.example.com", "go.example.com:8080", "127.0.0.1:80", "[::1]:8080", "GO.Example."]
+)
+async def test_valid_hosts_are_served(path: str, host: str) -> None:
+    state = RedirectorState()
+    load_all(state, {"s": shard(route("docs", "https://example.com/docs"))})
+    async with server(state, path) as (app, port):
+        response, _ = await raw(port, request("/docs", f"Host: {host}"))
+    assert (response.status, response.header(b"location")) == (302, b"https://example.com/docs")
+    assert app.calls == (0 if path == "fast" else 1)
 
 
 @pytest.mark.parametrize("path", PATHS)
