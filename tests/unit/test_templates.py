@@ -1,9 +1,15 @@
 """Building destinations: suffixes, placeholders and query merging, escaped for where they go."""
 
+import random
+import re
+import string
+
 import pytest
 
 from shortlink_core.matching import match_key, routing_key
 from shortlink_core.templates import append_suffix, merge_query, render
+
+VISIBLE_ASCII = re.compile(r"https://e\.com/[!-~]*")
 
 
 @pytest.mark.parametrize(
@@ -86,3 +92,31 @@ def test_match_keys_fold_case_and_separators() -> None:
     assert match_key("Team-Docs") == match_key("team_docs") == match_key("teamdocs") == "teamdocs"
     assert routing_key("go.example.com", "Team-Docs") == "go.example.com/teamdocs"
     assert routing_key("", "x") == "/x"
+
+
+def test_random_bytes_always_give_a_visible_ascii_url_that_cannot_climb() -> None:
+    rng = random.Random(11)  # noqa: S311 - reproducible test data, not secrets
+    alphabet = [chr(b) for b in range(256)] + list("/.%2eE") * 20  # dots and slashes often
+    for _ in range(3000):
+        suffix = "".join(rng.choices(alphabet, k=rng.randrange(12)))
+        query = "".join(rng.choices(alphabet, k=rng.randrange(12))).replace("#", "")
+        for url in (
+            append_suffix("https://e.com/docs?x=1", suffix),
+            merge_query("https://e.com/docs?x=1#f", query),
+            render("https://e.com/a/{path}?q={path}&r={query}", suffix=suffix, query=query),
+        ):
+            assert VISIBLE_ASCII.fullmatch(url), url
+            path = url.split("?", 1)[0].split("/")[3:]
+            assert not {s.lower() for s in path} & {".", "..", "%2e", "%2e%2e", ".%2e", "%2e."}
+
+
+def test_what_a_url_can_carry_is_kept_exactly() -> None:
+    rng = random.Random(5)  # noqa: S311 - reproducible test data, not secrets
+    safe = string.ascii_letters + string.digits + "-_~!$&'()*+,;=:@%"
+    for _ in range(1000):
+        segments = ["".join(rng.choices(safe, k=rng.randrange(5))) for _ in range(4)]
+        suffix = "/".join(s for s in segments if s.lower() not in ("", ".", ".."))
+        if suffix:
+            assert append_suffix("https://e.com/d", suffix) == f"https://e.com/d/{suffix}"
+        query = "".join(rng.choices(safe + "/?", k=rng.randrange(1, 20)))
+        assert merge_query("https://e.com/d", query) == f"https://e.com/d?{query}"
