@@ -55,7 +55,8 @@ class Redirector:
             if scope["type"] != "http":
                 await self.fallback(scope, receive, send)
                 return
-            problem = host_problem(scope["http_version"], scope["headers"])
+            # ASGI: a scope without http_version is HTTP/1.1.
+            problem = host_problem(scope.get("http_version", "1.1"), scope["headers"])
             if problem is not None:
                 await _answer(send, 400, problem, close=True)
                 return

@@ -11,6 +11,7 @@ import ipaddress
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -338,3 +339,24 @@ async def test_redirects_are_byte_exact_over_a_socket(path: str) -> None:
         for byte in (b"\xc3\xa4", b"\x7f", b"\t"):
             request_bytes = b"GET /who/a" + byte + b" HTTP/1.1\r\nHost: h\r\n\r\n"
             assert (await raw(port, request_bytes))[0].status == 400
+
+
+async def test_a_scope_without_http_version_is_http_1_1() -> None:
+    # ASGI makes http_version optional (then it is 1.1); servers other than uvicorn omit it.
+    state = RedirectorState()
+    load_all(state, {"s": shard(route("docs", "https://example.com/docs"))})
+    app = create_app(state)
+    statuses = []
+    for headers in ([(b"host", b"h")], []):
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any], into: list[dict[str, Any]] = sent) -> None:
+            into.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/docs", "raw_path": b"/docs"}
+        await app({**scope, "query_string": b"", "headers": headers}, receive, send)  # type: ignore[arg-type]
+        statuses.append(sent[0]["status"])
+    assert statuses == [302, 400]
