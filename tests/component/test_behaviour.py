@@ -198,6 +198,7 @@ async def test_trailing_separators_are_ignored_other_punctuation_is_not(
         assert await location(client, spelling) == (302, "https://example.com/docs"), spelling
     for spelling in ("/docs,", "/docs)", "/docs!", "/docs%22", "/docs;"):
         assert (await client.get(spelling)).status_code == 404, spelling
+    assert await location(client, "/docs/page.") == (302, "https://example.com/docs/page.")
 
 
 async def test_only_dash_underscore_and_dot_are_separators(
