@@ -82,6 +82,13 @@ def number(text: str) -> float:
         raise ValueError("not a number") from None
 
 
+def base_url(text: str) -> str:
+    """An http(s) URL that short URLs start with, without a trailing slash."""
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return text.rstrip("/")
+
+
 def _parser_for(kind: Any) -> Callable[[str], Any]:
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         (kind,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]

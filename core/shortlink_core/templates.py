@@ -1,34 +1,58 @@
 """Building the destination of a redirect: path suffixes, templates and query forwarding.
 
-A target may contain the placeholders `{path}` (the rest of the requested path after the slug) and
-`{query}` (the request's query string). Each is escaped for the part of the URL it stands in: in the
-path, segment by segment with dot segments removed, so a suffix can never climb above the target's
-path; in the query or fragment, as one query value.
+What a visitor adds to a short link reaches the target byte for byte. The path after the slug is
+appended as it was sent: its percent-encoding, empty segments (`/who/http://host` gives the
+target `/http://host`) and a trailing slash are kept. Two things change, and only these: dot
+segments (`.`, `..`, also written `%2e`) are dropped, never resolved, so a suffix can never climb
+above the target's path; and bytes a URL cannot carry (controls, space, non-ASCII, `"<>\\^`{|}`)
+are percent-encoded, so the Location stays visible ASCII. The query string is forwarded the same
+way: as sent, unless a key clashes with one of the target's own.
 
-Query forwarding merges the request's parameters into the target's. The target's own parameters
-win on a clash: a link's author decides what its destination receives, a visitor only adds.
+A target may contain the placeholders `{path}` (the suffix) and `{query}` (the request's query
+string). In the path, `{path}` takes the suffix as above; in the query or fragment, each is
+escaped as one query value.
+
+On a clash the target's own parameters win: a link's author decides what its destination
+receives, a visitor only adds. The request's parameters whose key (percent- and plus-decoded) the
+target also has are left out; the others are kept as sent, in their order.
+
+Requests reach these functions as text holding one character per byte (Latin-1), which is how
+the redirector decodes the raw path and query; text from a spec is percent-encoded already.
 """
 
 from typing import Final
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, unquote_plus, urlencode
 
 PLACEHOLDERS: Final = ("{path}", "{query}")
-_PATH_SAFE: Final = "-._~!$&'()*+,;=:@%"
-_QUERY_VALUE_SAFE: Final = "-._~!$'()*,;:@/?%"
+#: Kept as they are in a path: RFC 3986 `pchar`s, "/" and "%" (existing escapes stay as sent).
+_PATH_SAFE: Final = "-._~!$&'()*+,;=:@/%"
+#: Kept as they are in a query string: the path's, and "?".
+_QUERY_SAFE: Final = _PATH_SAFE + "?"
+#: Kept in one query value: no "&", "=", "+" or "#", which would end or change it.
+_QUERY_VALUE_SAFE: Final = "-._~!$'()*,;:@/?"
+#: A path segment a browser would resolve ("." or ".."), in any spelling.
+_DOT_SEGMENTS: Final = frozenset({".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"})
 
 
 def is_template(url: str) -> bool:
     return any(placeholder in url for placeholder in PLACEHOLDERS)
 
 
+def _quote(text: str, safe: str) -> str:
+    """Percent-encode what is not `safe`: one byte per character, or UTF-8 for text beyond it."""
+    encoding = "latin-1" if max(text, default="\0") <= "\xff" else "utf-8"
+    return quote(text, safe=safe, encoding=encoding)
+
+
 def escape_path_suffix(suffix: str) -> str:
-    """A requested path suffix made safe to append to a target path (no dot segments)."""
-    segments = [s for s in suffix.split("/") if s not in ("", ".", "..")]
-    return "/".join(quote(unquote(s), safe=_PATH_SAFE.replace("%", "")) for s in segments)
+    """A requested path suffix as it goes into a target path: as sent, without dot segments."""
+    segments = _quote(suffix, _PATH_SAFE).split("/")
+    return "/".join(s for s in segments if s.lower() not in _DOT_SEGMENTS)
 
 
 def escape_query_value(value: str) -> str:
-    return quote(unquote(value), safe=_QUERY_VALUE_SAFE.replace("%", ""))
+    """`value` (percent-encoded or not) as one query value: the same bytes, nothing that ends it."""
+    return _quote(unquote(value, encoding="latin-1"), _QUERY_VALUE_SAFE)
 
 
 def render(url: str, *, suffix: str, query: str) -> str:
@@ -44,29 +68,44 @@ def render(url: str, *, suffix: str, query: str) -> str:
     return head + tail
 
 
+def _split(url: str) -> tuple[str, str, str]:
+    """`url` as (everything before the query, the query with its "?" or "", the fragment part)."""
+    rest, hash_mark, fragment = url.partition("#")
+    base, question_mark, query = rest.partition("?")
+    return base, question_mark + query, hash_mark + fragment
+
+
 def append_suffix(url: str, suffix: str) -> str:
     """`url` with the path `suffix` appended after exactly one slash."""
     suffix = escape_path_suffix(suffix)
     if not suffix:
         return url
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/") + "/" + suffix
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+    base, query, fragment = _split(url)
+    if base.endswith("/"):
+        base = base[:-1]
+    return f"{base}/{suffix}{query}{fragment}"
+
+
+def _key(pair: str) -> str:
+    return unquote_plus(pair.partition("=")[0], encoding="latin-1")
 
 
 def merge_query(url: str, query: str) -> str:
-    """`url` with the parameters of `query` added; the URL's own parameters win on a clash."""
+    """`url` with the parameters of `query` added as sent; the URL's own win on a clash."""
     if not query:
         return url
-    parts = urlsplit(url)
-    own = parse_qsl(parts.query, keep_blank_values=True)
-    taken = {key for key, _ in own}
-    extra = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in taken]
+    base, own, fragment = _split(url)
+    pairs = query.split("&")
+    if own:
+        taken = {_key(pair) for pair in own[1:].split("&")}
+        kept = [pair for pair in pairs if _key(pair) not in taken]
+        if len(kept) < len(pairs):  # a clash: only the pairs that do not clash go on
+            pairs = [pair for pair in kept if pair]
+    extra = _quote("&".join(pairs), _QUERY_SAFE)
     if not extra:
         return url
-    added = urlencode(extra, quote_via=quote)
-    merged = f"{parts.query}&{added}" if parts.query else added
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, merged, parts.fragment))
+    joiner = "" if own in ("?", "") or own.endswith("&") else "&"
+    return f"{base}{own or '?'}{joiner}{extra}{fragment}"
 
 
 def add_parameters(url: str, parameters: dict[str, str]) -> str:

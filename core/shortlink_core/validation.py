@@ -10,14 +10,11 @@ import string
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from shortlink_core.matching import reserved_as
+
 SLUG_MAX_LENGTH: Final = 100
 URL_MAX_LENGTH: Final = 2048
 ALLOWED_SCHEMES: Final = frozenset({"http", "https"})
-#: Paths the redirector answers itself. Probe and metrics paths start with a letter, so they are
-#: reserved by name; nothing else needs to be, because slugs cannot start with "_" or ".".
-RESERVED_SLUGS: Final = frozenset(
-    {"healthz", "livez", "readyz", "metrics", "robots.txt", "favicon.ico"}
-)
 SLUG_PATTERN: Final = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
 HOST_PATTERN: Final = re.compile(
     r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
@@ -60,8 +57,12 @@ def validate_slug(slug: str) -> str:
             f"slug {slug!r} may contain only lowercase letters, digits, '-', '_' and '.', "
             "and must start and end with a letter or digit"
         )
-    if slug in RESERVED_SLUGS:
-        raise InvalidLink(f"slug {slug!r} is reserved for the redirector's own endpoints")
+    reserved = reserved_as(slug)
+    if reserved is not None:
+        raise InvalidLink(
+            f"slug {slug!r} is reserved: it matches {reserved!r} (case and the separators "
+            "'-', '_' and '.' do not count)"
+        )
     return slug
 
 

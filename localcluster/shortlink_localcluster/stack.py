@@ -169,6 +169,9 @@ class Stack:
             self.host,
             "--metrics-port",
             str(self.metrics_port),
+            # Inspect pages show the short URL the operator reports, as in the Helm chart.
+            "--public-base-url",
+            self.public_base_url or self.base_url,
             *self.redirector_args,
             kubeconfig=self.redirector_kubeconfig,
         )

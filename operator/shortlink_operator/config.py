@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from shortlink_core.flags import between, flag, parse_flags
+from shortlink_core.flags import base_url, between, flag, parse_flags
 
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -16,12 +16,6 @@ def _default_namespace() -> str:
     if SERVICE_ACCOUNT_NAMESPACE.exists():
         return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
     return "shortlink-system"
-
-
-def _base_url(text: str) -> str:
-    if not text.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    return text.rstrip("/")
 
 
 def _default_identity() -> str:
@@ -41,7 +35,7 @@ class OperatorConfig:
         "SHORTLINK_PUBLIC_BASE_URL",
         "base of the short URLs shown in status",
         default="http://127.0.0.1:8080",
-        parse=_base_url,
+        parse=base_url,
     )
     #: How many ConfigMaps the table is split into. Changing it moves links between shards.
     shard_count: int = flag(

@@ -2,16 +2,16 @@
 
 The code is HMAC-SHA256(key, "namespace/name") written in an alphabet without look-alike
 characters (no 0/o, 1/l/i), so it survives being read aloud or retyped. Its first
-`DEFAULT_LENGTH` characters are used; when that code is already claimed on the link's host, the
-code grows one character at a time until it is free, so two links never silently share one. A link
-that already serves a code keeps it.
+`DEFAULT_LENGTH` characters are used; when that code is already claimed on the link's host (or is
+a reserved slug), the code grows one character at a time until it is free, so two links never
+silently share one. A link that already serves a code keeps it.
 """
 
 import hashlib
 import hmac
 from typing import Final
 
-from shortlink_core.matching import routing_key
+from shortlink_core.matching import reserved_as, routing_key
 
 ALPHABET: Final = "23456789abcdefghjkmnpqrstuvwxyz"
 DEFAULT_LENGTH: Final = 7
@@ -37,8 +37,9 @@ def choose_code(code: str, *, host: str, taken: set[str], keep: str | None = Non
         chosen = keep
     else:
         for length in range(DEFAULT_LENGTH, len(code) + 1):
-            if routing_key(host, code[:length]) not in taken:
-                chosen = code[:length]
+            prefix = code[:length]
+            if routing_key(host, prefix) not in taken and reserved_as(prefix) is None:
+                chosen = prefix
                 break
     taken.add(routing_key(host, chosen))
     return chosen

@@ -45,7 +45,11 @@ async def serve(config: RedirectorConfig) -> None:
         else None
     )
     serving = ServingSettings(
-        permanent_max_age=config.permanent_max_age, country_header=config.country_header
+        permanent_max_age=config.permanent_max_age,
+        country_header=config.country_header,
+        max_location_bytes=config.max_location_bytes,
+        public_base_url=config.public_base_url,
+        trusted_proxies=config.trusted_proxies,
     )
     state = RedirectorState(metrics=metrics, serving=serving, visit_log=visit_log)
     follower = TableFollower(source=ShardSource(namespace=config.namespace), state=state)

@@ -8,22 +8,32 @@ suffixes, forwarded queries, other spellings) are decided by `resolve` and also 
 Counting a redirect is a handful of integer increments (the link, its visitor and referrer class,
 a latency bucket) and, when the visit log is on, one list append. Everything else — probes,
 inspect pages, QR codes, not found, gone, other methods — goes to the Starlette app in `pages`.
-Probe paths cannot be shadowed by a link, because the table never holds a reserved slug (see
-`shortlink_core.validation`).
+
+Answered here before any lookup: 400 to a request without exactly one valid Host (see
+`framing`), and 503 with Retry-After to every request but the redirector's own paths until a
+table has been loaded (a link may exist; "not found" would be a lie). A redirect whose Location
+would exceed `--max-location-bytes` answers 414. The redirector's own paths cannot be shadowed
+by a link: no spelling of them passes validation, and the table never serves a reserved slug
+(see `shortlink_core.matching`).
 """
 
 from collections.abc import Iterable
 from time import perf_counter, time
+from typing import Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shortlink_redirector.classify import referrer_class, visitor_class
-from shortlink_redirector.pages import build_pages
-from shortlink_redirector.resolve import Redirect, resolve, visit_of
+from shortlink_redirector.framing import host_problem
+from shortlink_redirector.pages import OWN_PATHS, build_pages
+from shortlink_redirector.resolve import Redirect, TooLong, resolve, visit_of
 from shortlink_redirector.state import RedirectorState
 from shortlink_redirector.table import ServedRoute
 
 _EMPTY_BODY = {"type": "http.response.body", "body": b""}
+NO_STORE_HEADERS: Final = ((b"cache-control", b"no-store"), (b"x-robots-tag", b"noindex"))
+#: How long a client should wait while the table is not loaded yet (it loads in about a second).
+RETRY_AFTER_SECONDS: Final = b"1"
 
 
 class Redirector:
@@ -45,22 +55,36 @@ class Redirector:
             if scope["type"] != "http":
                 await self.fallback(scope, receive, send)
                 return
+            # ASGI: a scope without http_version is HTTP/1.1.
+            problem = host_problem(scope.get("http_version", "1.1"), scope["headers"])
+            if problem is not None:
+                await _answer(send, 400, problem, close=True)
+                return
+            state = self.state
+            if not state.ready and scope["path"] not in OWN_PATHS:
+                # Not "not found": the link may well exist once the table is loaded.
+                await _answer(send, 503, "routing table not loaded yet", retry_after=True)
+                return
             if scope["method"] in ("GET", "HEAD"):
-                table = self.state.table
+                table, serving = state.table, state.serving
                 served = None if scope["query_string"] else table.fast.get(scope["path"])
-                if served is not None:
+                if served is not None and len(served.location) <= serving.max_location_bytes:
                     status, headers = served.status, served.headers()
                 else:
-                    serving = self.state.serving
+                    served = None
                     decision = resolve(
                         table,
                         visit_of(scope),
                         now=time(),
                         max_age=serving.permanent_max_age,
                         country_header=serving.country_header,
+                        max_location=serving.max_location_bytes,
                     )
                     if isinstance(decision, Redirect):
                         served, status, headers = decision.served, decision.status, decision.headers
+                    elif isinstance(decision, TooLong):
+                        await _answer(send, 414, "the redirect's Location would be too long")
+                        return
                 if served is not None:
                     await send(
                         {"type": "http.response.start", "status": status, "headers": headers}
@@ -124,6 +148,24 @@ class Redirector:
                 )
             )
         self._redirect_latency.observe(perf_counter() - started)
+
+
+async def _answer(
+    send: Send, status: int, reason: str, *, close: bool = False, retry_after: bool = False
+) -> None:
+    """A short plain-text answer that is never cached (400, 414, 503)."""
+    body = f"{reason}\n".encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *NO_STORE_HEADERS,
+    ]
+    if retry_after:
+        headers.append((b"retry-after", RETRY_AFTER_SECONDS))
+    if close:  # the request is not trusted to be framed right: do not read another one
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(state: RedirectorState | None = None) -> Redirector:

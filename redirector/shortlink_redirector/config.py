@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from shortlink_core.flags import between, flag, parse_flags
+from shortlink_core.flags import base_url, between, flag, parse_flags
 from shortlink_redirector.addresses import Network, parse_networks
 from shortlink_redirector.metrics import DEFAULT_MAX_LINK_SERIES
+from shortlink_redirector.state import DEFAULT_MAX_LOCATION_BYTES
 
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -68,12 +69,29 @@ class RedirectorConfig:
     visit_log: bool = flag(
         "SHORTLINK_VISIT_LOG", "one JSON line per redirect on standard output", default=True
     )
-    #: Peers whose X-Forwarded-For header is believed (e.g. the ingress controller's pods).
+    #: Peers whose X-Forwarded-For and X-Forwarded-Proto headers are believed (e.g. the ingress
+    #: controller's pods).
     trusted_proxies: tuple[Network, ...] = flag(
         "SHORTLINK_TRUSTED_PROXIES",
-        "comma-separated CIDRs whose X-Forwarded-For names the client in the visit log",
+        "comma-separated CIDRs whose X-Forwarded-For names the client in the visit log and whose "
+        "X-Forwarded-Proto names the scheme on inspect pages",
         default=(),
         parse=parse_networks,
+    )
+    #: A redirect with a longer Location answers 414 URI Too Long instead.
+    max_location_bytes: int = flag(
+        "SHORTLINK_MAX_LOCATION_BYTES",
+        "longest Location sent; a longer redirect answers 414 URI Too Long",
+        default=DEFAULT_MAX_LOCATION_BYTES,
+        check=between(1, 1024 * 1024),
+    )
+    #: The public base of short URLs (the operator's --public-base-url), for inspect pages.
+    public_base_url: str = flag(
+        "SHORTLINK_PUBLIC_BASE_URL",
+        "public base of short URLs, e.g. https://go.example.com (the operator's value), shown on "
+        "inspect pages and in QR codes; default: from the request",
+        default="",
+        parse=base_url,
     )
 
 

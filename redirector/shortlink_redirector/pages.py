@@ -1,8 +1,9 @@
 """Everything the redirector answers that is not a redirect.
 
-Probes, the inspect page of a link (`/<slug>+`, HTML or JSON) and its QR codes (`/<slug>+qr.svg`,
-`/<slug>+qr.png`), 404 for an unknown slug (a small HTML page suggesting close slugs for browsers,
-plain text or JSON for API clients), 410 for an expired link, and 405 for other methods on a link.
+Probes, `robots.txt` (disallow all) and `favicon.ico` (204), the inspect page of a link
+(`/<slug>+`, HTML or JSON) and its QR codes (`/<slug>+qr.svg`, `/<slug>+qr.png`), 404 for an
+unknown slug (a small HTML page suggesting close slugs for browsers, plain text or JSON for API
+clients), 410 for an expired link, and 405 for other methods on a link.
 These go through Starlette; only redirects take the lean path in `app`.
 """
 
@@ -21,12 +22,18 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from shortlink_core.link import Link, Rule
+from shortlink_redirector.public import short_url as public_short_url
 from shortlink_redirector.resolve import Gone, Inspect, NotFound, resolve, visit_of
-from shortlink_redirector.state import RedirectorState
+from shortlink_redirector.state import RedirectorState, ServingSettings
 
 NO_STORE: Final = {"cache-control": "no-store", "x-robots-tag": "noindex"}
 ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 SUGGESTIONS: Final = 3
+#: Paths answered here before any table lookup (no link can claim them: see
+#: `shortlink_core.matching.RESERVED_SLUGS`).
+OWN_PATHS: Final = frozenset({"/healthz", "/livez", "/readyz", "/robots.txt", "/favicon.ico"})
+ROBOTS_TXT: Final = "User-agent: *\nDisallow: /\n"
+STATIC: Final = {"cache-control": "public, max-age=86400"}
 _STYLE: Final = (
     "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;"
     "padding:0 1em}code{background:#eee;padding:0 .2em}dt{font-weight:bold}</style>"
@@ -61,7 +68,7 @@ def build_pages(state: RedirectorState) -> Starlette:
             headers = {**NO_STORE, "allow": "GET, HEAD"}
             return PlainTextResponse("method not allowed\n", status_code=405, headers=headers)
         if isinstance(decision, Inspect):
-            return inspect(request, decision, host=visit.host)
+            return inspect(request, decision, serving=state.serving)
         if isinstance(decision, Gone):
             return gone(request, decision)
         # A redirect is answered by the app before Starlette is reached.
@@ -72,9 +79,21 @@ def build_pages(state: RedirectorState) -> Starlette:
             Route("/healthz", live, methods=["GET", "HEAD"]),
             Route("/livez", live, methods=["GET", "HEAD"]),
             Route("/readyz", ready, methods=["GET", "HEAD"]),
+            Route("/robots.txt", robots, methods=["GET", "HEAD"]),
+            Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
             Route("/{path:path}", other, methods=ALL_METHODS),
         ]
     )
+
+
+async def robots(request: Request) -> Response:
+    """Short links are not content: crawlers are asked to stay away from all of them."""
+    return PlainTextResponse(ROBOTS_TXT, headers=STATIC)
+
+
+async def favicon(request: Request) -> Response:
+    """No icon, said cheaply and cacheably, so browsers stop asking and no 404 is counted."""
+    return Response(status_code=204, headers=STATIC)
 
 
 def not_found(request: Request, slug: str, suggestions: list[str]) -> Response:
@@ -106,9 +125,15 @@ def gone(request: Request, decision: Gone) -> Response:
     )
 
 
-def inspect(request: Request, decision: Inspect, *, host: str) -> Response:
+def inspect(request: Request, decision: Inspect, *, serving: ServingSettings) -> Response:
     route = decision.served.route
-    short_url = f"{request.url.scheme}://{request.headers.get('host', host)}/{route.slug}"
+    short_url = public_short_url(
+        request.scope,
+        slug=route.slug,
+        link_host=route.link.host,
+        base_url=serving.public_base_url,
+        trusted_proxies=serving.trusted_proxies,
+    )
     if decision.view != "page":
         return qr_code(short_url, decision.view)
     facts = {

@@ -12,7 +12,9 @@ and the ASGI app unchanged, and so does any request where uvicorn's own handling
 - a request pipelined behind one the app is still answering (answers must keep their order), or
   a client that has stopped reading (the app path waits for the transport to drain);
 - an upgrade, a percent-encoded or absolute-form URL, a query string (none is in `fast`), and any
-  server running with a root path, which the app path would honour.
+  server running with a root path, which the app path would honour;
+- a request without exactly one valid Host header (the app answers 400), and a route whose
+  Location is longer than `--max-location-bytes` (the app answers 414).
 
 The bytes written are the ones uvicorn writes for the same answer: the status line, uvicorn's
 default headers (the date), then the route's headers. This subclasses uvicorn's protocol, so the
@@ -31,6 +33,7 @@ from uvicorn.server import ServerState
 
 from shortlink_core.link import REDIRECT_CODES
 from shortlink_redirector.app import Redirector
+from shortlink_redirector.framing import KNOWN_HOSTS, valid_host
 
 #: The uvicorn release this module was written against (pinned exactly in pyproject.toml);
 #: `tests/component/test_uvicorn_coupling.py` fails when the installed one differs.
@@ -63,6 +66,7 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
     """A protocol class for `uvicorn.Config(http=...)` answering `redirector`'s plain redirects."""
     default_headers = _DefaultHeaders()
     state = redirector.state
+    known_hosts = KNOWN_HOSTS
 
     class RedirectProtocol(HttpToolsProtocol):
         def __init__(
@@ -78,6 +82,9 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
             #: True while the message being parsed was answered here, so uvicorn must not
             #: look for its request-response cycle when the parser reports the body.
             self._answered = False
+            #: How many Host headers the message being parsed has, and the last one's value.
+            self._hosts = 0
+            self._host = b""
 
         def on_message_begin(self) -> None:
             self._answered = False
@@ -89,6 +96,20 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
             self.url = b""
             self.expect_100_continue = False
             self.headers = []
+            self._hosts = 0
+            self._host = b""
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            # uvicorn's own handling (lowercase the name, note `Expect: 100-continue`, keep the
+            # pair), counting Host headers on the way: a second pass over the headers would
+            # cost more.
+            name = name.lower()
+            if name == b"host":
+                self._hosts += 1
+                self._host = value
+            elif name == b"expect" and value.lower() == b"100-continue":
+                self.expect_100_continue = True
+            self.headers.append((name, value))
 
         def _hand_to_app(self) -> None:
             """uvicorn's own handling, with the scope its message-begin callback would build."""
@@ -116,7 +137,14 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
                 or parser.get_http_version() != "1.1"
                 or not parser.should_keep_alive()
                 or parser.should_upgrade()
+                or len(served.location) > state.serving.max_location_bytes  # the app says 414
             ):
+                self._hand_to_app()
+                return
+            # RFC 9112: an HTTP/1.1 request has exactly one valid Host; the app answers 400
+            # otherwise (see `framing`).
+            host = self._host
+            if self._hosts != 1 or not (known_hosts.get(host) or valid_host(host)):
                 self._hand_to_app()
                 return
             self._answered = True

@@ -5,7 +5,8 @@ and slug lookup (case- and separator-insensitive unless the link says Exact), th
 (404 before `activeFrom`; after `expiresAt` its `expiredURL`, or 410), the path suffix (append,
 ignore or reject), the first matching rule (device, language, country, header, query, time, or a
 sticky weighted split), templates, and query forwarding. Every Location it returns is an absolute
-http(s) URL without control characters.
+http(s) URL of visible ASCII characters, at most `max_location` bytes long (longer is `TooLong`,
+answered 414).
 """
 
 import re
@@ -18,10 +19,12 @@ from starlette.types import Scope
 
 from shortlink_core.link import Link, Rule
 from shortlink_core.templates import append_suffix, is_template, merge_query, render
+from shortlink_redirector.state import DEFAULT_MAX_LOCATION_BYTES
 from shortlink_redirector.table import RoutingTable, ServedRoute, redirect_headers
 from shortlink_redirector.visitors import bucket, device, language_matches, preferred_languages
 
-_SAFE_LOCATION: Final = re.compile(r"https?://[^/?#\s\\]+[^\x00-\x20\x7f]*", re.I)
+#: An absolute http(s) URL of visible ASCII characters, with a host.
+_SAFE_LOCATION: Final = re.compile(r"https?://(?:(?![/?#\\])[!-~])+(?:[/?#][!-~]*)?", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +56,19 @@ class Gone:
 
 
 @dataclass(frozen=True, slots=True)
+class TooLong:
+    """A redirect whose Location would exceed the configured cap: answered 414, never sent."""
+
+    served: ServedRoute
+
+
+@dataclass(frozen=True, slots=True)
 class Inspect:
     served: ServedRoute
     view: str  # "page", "qr.svg" or "qr.png"
 
 
-Decision = Redirect | NotFound | Gone | Inspect
+Decision = Redirect | NotFound | Gone | Inspect | TooLong
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -68,7 +78,13 @@ def split_path(path: str) -> tuple[str, str]:
 
 
 def resolve(
-    table: RoutingTable, visit: Visit, *, now: float, max_age: int, country_header: str
+    table: RoutingTable,
+    visit: Visit,
+    *,
+    now: float,
+    max_age: int,
+    country_header: str,
+    max_location: int = DEFAULT_MAX_LOCATION_BYTES,
 ) -> Decision:
     segment, suffix = split_path(visit.path)
     slug, plus, view = segment.partition("+")
@@ -85,7 +101,8 @@ def resolve(
     if link.expires_at is not None and now >= link.expires_at:
         if link.expired_url is None:
             return Gone(served)
-        return _redirect(served, link.expired_url, 302, max_age=0)  # the fallback is temporary
+        # The fallback is temporary.
+        return _redirect(served, link.expired_url, 302, max_age=0, max_location=max_location)
     if suffix and link.path_suffix == "Reject":
         return NotFound(slug)
     if link.path_suffix == "Ignore":
@@ -98,13 +115,23 @@ def resolve(
     if link.forward_query and "{query}" not in link.url and visit.query:
         target = merge_query(target, visit.query)
     cacheable = served.uniform and not suffix and not visit.query
-    return _redirect(served, target, link.redirect_code, max_age=max_age if cacheable else 0)
+    return _redirect(
+        served,
+        target,
+        link.redirect_code,
+        max_age=max_age if cacheable else 0,
+        max_location=max_location,
+    )
 
 
-def _redirect(served: ServedRoute, location: str, code: int, *, max_age: int) -> Decision:
+def _redirect(
+    served: ServedRoute, location: str, code: int, *, max_age: int, max_location: int
+) -> Decision:
     if not _SAFE_LOCATION.fullmatch(location):
         # Unreachable for validated links; a last guard against ever emitting a bad Location.
         return NotFound(served.route.slug)
+    if len(location) > max_location:  # ASCII (checked above): characters are bytes
+        return TooLong(served)
     headers = redirect_headers(location, code=code, cacheable=max_age > 0, max_age=max_age)
     return Redirect(served, code, headers)
 

@@ -1,10 +1,15 @@
 """The redirector's mutable state: the table being served, and whether one was ever loaded."""
 
 from dataclasses import dataclass, field
+from typing import Final
 
+from shortlink_redirector.addresses import Network
 from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.table import EMPTY_TABLE, RoutingTable
 from shortlink_redirector.visitlog import VisitLog
+
+#: The longest Location ever sent (`--max-location-bytes`); longer redirects answer 414.
+DEFAULT_MAX_LOCATION_BYTES: Final = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +21,13 @@ class ServingSettings:
     #: The request header holding the visitor's country (set by a trusted CDN or proxy); empty
     #: when there is none, so country rules never match.
     country_header: str = ""
+    #: A redirect whose Location would be longer than this many bytes answers 414 instead.
+    max_location_bytes: int = DEFAULT_MAX_LOCATION_BYTES
+    #: The operator's public base URL (e.g. https://go.example.com), for the short URLs that
+    #: inspect pages and QR codes show; empty to take them from the request (see `public`).
+    public_base_url: str = ""
+    #: Peers whose X-Forwarded-Proto (inspect pages) and X-Forwarded-For (visit log) count.
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _json
 from typing import Final
 
-from shortlink_core.matching import match_key
+from shortlink_core.matching import RESERVED_KEYS, match_key
 from shortlink_core.table import Route
 from shortlink_redirector.metrics import LinkCounter, LinkCounters
 
@@ -122,6 +122,10 @@ class RoutingTable:
             sizes.pop(name, None)
             keys = []
             for route in routes:
+                if match_key(route.slug) in RESERVED_KEYS:
+                    # The redirector's own paths are never served from a shard, whatever it
+                    # holds (only a forged or hand-edited one can hold a reserved slug).
+                    continue
                 counter = counters.for_link(route.namespace, route.name, route.link.redirect_code)
                 merged[route.key] = prepare(route, counter, max_age=max_age)
                 keys.append(route.key)

@@ -81,6 +81,19 @@ def test_the_operator_is_a_single_writer_with_a_liveness_probe() -> None:
     assert env["SHORTLINK_LIVENESS_ENDPOINT"] == "http://0.0.0.0:8081/healthz"
 
 
+def test_the_redirector_shows_the_operators_public_base_url() -> None:
+    """Inspect pages and QR codes show the same short URL as status.shortURL (https behind TLS)."""
+    values = {"operator": {"publicBaseUrl": "https://go.example.com"}}
+    (deployment,) = [
+        d for d in of_kind(render(CHART, values), "Deployment") if "redirector" in _name(d)
+    ]
+    env = {
+        item["name"]: item.get("value")
+        for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SHORTLINK_PUBLIC_BASE_URL"] == "https://go.example.com"
+
+
 def test_the_redirector_scales_spreads_and_survives_evictions() -> None:
     objects = render(CHART)
     (deployment,) = [d for d in of_kind(objects, "Deployment") if "redirector" in _name(d)]

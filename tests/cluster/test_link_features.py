@@ -85,6 +85,7 @@ def test_a_link_using_every_routing_field(cluster: Cluster, stack: Stack, unique
     assert inspect["description"] == "Everything a link can do"
     assert inspect["namespace"] == cluster.namespace
     assert inspect["expiresAt"] == "2100-01-01T00:00:00Z"
+    assert inspect["shortURL"] == cluster.get("shortlink", slug)["status"]["shortURL"]
     assert len(inspect["rules"]) == 7
     assert get(stack, f"/{slug}+qr.png").content.startswith(b"\x89PNG")
     assert "Rules" in cluster.kubectl("describe", "shortlink", slug).stdout
@@ -195,7 +196,8 @@ def test_a_scheduled_link_starts_on_time_and_its_status_follows(
             'supported values: "Mobile"',
         ),
         ({"host": "Go.Example.com:8080"}, "host must be a lowercase DNS name"),
-        ({"aliases": ["readyz"]}, "aliases must not be reserved words"),
+        ({"aliases": ["readyz"]}, "aliases must not match reserved words"),
+        ({"aliases": ["ready_z"]}, "aliases must not match reserved words"),
         ({"aliases": ["Bad Alias"]}, "aliases may contain only lowercase letters"),
         ({"match": "Fuzzy"}, 'supported values: "Insensitive", "Exact"'),
         ({"pathSuffix": "Keep"}, 'supported values: "Append", "Ignore", "Reject"'),

@@ -67,6 +67,9 @@ def test_redirector_is_not_ready_until_it_has_loaded_a_table(
             lambda: http_status(f"{own_stack.base_url}/healthz") == 200, timeout=20, what="liveness"
         )
         assert http_status(f"{own_stack.base_url}/readyz") == 503
+        # A link may well exist: until the table is loaded it is "unavailable", never "not found".
+        response = httpx.get(f"{own_stack.base_url}/any-link", timeout=5)
+        assert (response.status_code, response.headers.get("retry-after")) == (503, "1")
     finally:
         control_plane.start_apiserver()
     wait_until(

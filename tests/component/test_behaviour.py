@@ -39,10 +39,11 @@ async def test_the_request_query_is_forwarded(
     client: httpx.AsyncClient, state: RedirectorState
 ) -> None:
     serve(state, route("docs", "https://example.com/docs"))
-    assert await location(client, "/docs?ref=mail&x=1") == (
+    assert await location(client, "/docs?ref=mail&q=a+b&else") == (
         302,
-        "https://example.com/docs?ref=mail&x=1",
+        "https://example.com/docs?ref=mail&q=a+b&else",
     )
+    assert await location(client, "/docs?a=%41&&b=") == (302, "https://example.com/docs?a=%41&&b=")
 
 
 async def test_on_a_clash_the_targets_own_parameter_wins(
@@ -52,6 +53,10 @@ async def test_on_a_clash_the_targets_own_parameter_wins(
     assert await location(client, "/docs?lang=fr&page=2") == (
         302,
         "https://example.com/docs?lang=en&page=2",
+    )
+    assert await location(client, "/docs?l%61ng=fr&q=a+b&else") == (
+        302,
+        "https://example.com/docs?lang=en&q=a+b&else",
     )
 
 
@@ -75,17 +80,36 @@ async def test_a_path_suffix_is_appended_by_default(
     )
 
 
-async def test_a_suffix_keeps_its_percent_encoding(
+async def test_a_suffix_is_kept_byte_for_byte(
     client: httpx.AsyncClient, state: RedirectorState
 ) -> None:
-    serve(state, route("docs", "https://example.com/docs"))
-    assert await location(client, "/docs/a%20b/%C3%A4") == (
+    serve(state, route("docs", "https://example.com/docs"), route("who", "https://t.example/"))
+    assert await location(client, "/docs/a%20b/%C3%A4/") == (
         302,
-        "https://example.com/docs/a%20b/%C3%A4",
+        "https://example.com/docs/a%20b/%C3%A4/",
     )
+    assert await location(client, "/docs/a//b") == (302, "https://example.com/docs/a//b")
+    assert await location(client, "/who/http://host") == (302, "https://t.example/http://host")
 
 
-async def test_a_suffix_cannot_climb_above_the_target(
+def test_bytes_a_url_cannot_carry_are_percent_encoded(state: RedirectorState) -> None:
+    # In-process with raw bytes: an HTTP client would encode them before sending.
+    serve(state, route("docs", "https://example.com/docs"))
+    for raw_path, expected in [
+        ("/docs/\xc3\xa4", "/docs/%C3%A4"),
+        ("/docs/..\\x", "/docs/..%5Cx"),
+        ('/docs/"<>^`{|}', "/docs/%22%3C%3E%5E%60%7B%7C%7D"),
+        ("/docs/a b\x7f", "/docs/a%20b%7F"),
+        ("/docs/~!$&'()*+,;=:@%zz", "/docs/~!$&'()*+,;=:@%zz"),  # allowed: kept as sent
+    ]:
+        decision = resolve(
+            state.table, Visit("", raw_path, "", {}, ""), now=0, max_age=0, country_header=""
+        )
+        assert isinstance(decision, Redirect)
+        assert decision.headers[0][1] == b"https://example.com" + expected.encode()
+
+
+async def test_dot_segments_in_a_suffix_are_dropped(
     client: httpx.AsyncClient, state: RedirectorState
 ) -> None:
     serve(state, route("docs", "https://example.com/docs"))
@@ -93,6 +117,12 @@ async def test_a_suffix_cannot_climb_above_the_target(
         302,
         "https://example.com/docs/admin",
     )
+    for raw_path in ("/docs/a/./b/", "/docs/a/%2e/b/../", "/docs/../a/.%2E/b/"):
+        decision = resolve(
+            state.table, Visit("", raw_path, "", {}, ""), now=0, max_age=0, country_header=""
+        )
+        assert isinstance(decision, Redirect)
+        assert decision.headers[0][1] == b"https://example.com/docs/a/b/", raw_path
 
 
 async def test_a_suffix_can_be_ignored(client: httpx.AsyncClient, state: RedirectorState) -> None:
@@ -111,6 +141,8 @@ async def test_a_trailing_slash_is_the_link_itself(
 ) -> None:
     serve(state, route("docs", "https://example.com/docs", pathSuffix="Reject"))
     assert await location(client, "/docs/") == (302, "https://example.com/docs")
+    serve(state, route("docs", "https://example.com/docs"))
+    assert await location(client, "/docs//") == (302, "https://example.com/docs//")
 
 
 async def test_a_path_template_takes_the_suffix(
@@ -122,6 +154,10 @@ async def test_a_path_template_takes_the_suffix(
         "https://github.com/acme/shortlink/issues",
     )
     assert await location(client, "/gh") == (302, "https://github.com/acme/")
+    assert await location(client, "/gh/shortlink/issues/") == (
+        302,
+        "https://github.com/acme/shortlink/issues/",
+    )
 
 
 async def test_a_template_in_the_query_is_escaped_as_a_value(
@@ -148,6 +184,29 @@ async def test_matching_ignores_case_and_separators(
     serve(state, route("team-docs", "https://example.com/team"))
     for spelling in ("/Team-Docs", "/team_docs", "/TEAMDOCS", "/team.docs"):
         assert await location(client, spelling) == (302, "https://example.com/team"), spelling
+    serve(state, route("key", "https://example.com/key"))
+    assert await location(client, "/KEY") == (302, "https://example.com/key")
+    for spelling in ("/%E2%84%AAey", "/%EF%BD%8Bey"):  # KELVIN SIGN, FULLWIDTH k
+        assert (await client.get(spelling)).status_code == 404, spelling
+
+
+async def test_trailing_separators_are_ignored_other_punctuation_is_not(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    for spelling in ("/docs.", "/docs-", "/docs_", "/docs..", "/.docs"):
+        assert await location(client, spelling) == (302, "https://example.com/docs"), spelling
+    for spelling in ("/docs,", "/docs)", "/docs!", "/docs%22", "/docs;"):
+        assert (await client.get(spelling)).status_code == 404, spelling
+    assert await location(client, "/docs/page.") == (302, "https://example.com/docs/page.")
+
+
+async def test_only_dash_underscore_and_dot_are_separators(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("team-docs", "https://example.com/team"))
+    for spelling in ("/team~docs", "/team%20docs", "/team+docs", "/team%2Fdocs", "/team:docs"):
+        assert (await client.get(spelling)).status_code == 404, spelling
 
 
 async def test_exact_links_answer_only_their_exact_slug(
@@ -477,6 +536,72 @@ async def test_protocol_relative_tricks_find_nothing(
     response = await client.get(path)
     assert response.status_code == 404
     assert "location" not in response.headers
+
+
+async def test_a_location_over_the_cap_is_never_sent(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    many = "&".join(f"p{i}=v" for i in range(2000))
+    response = await client.get(f"/docs?{many}")
+    assert response.status_code == 414
+    assert "location" not in response.headers
+
+
+async def test_a_request_without_exactly_one_host_gets_400(state: RedirectorState) -> None:
+    serve(state, route("docs", "https://example.com/docs"))
+    app = create_app(state)
+    for headers in ([], [(b"host", b"a"), (b"host", b"b")], [(b"host", b"a/b")]):
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object], into: list[dict[str, object]] = sent) -> None:
+            into.append(message)
+
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "path": "/docs",
+            "raw_path": b"/docs",
+            "query_string": b"",
+            "headers": headers,
+            "client": ("203.0.113.7", 1),
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        assert sent[0]["status"] == 400
+        assert (b"connection", b"close") in sent[0]["headers"]  # type: ignore[operator]
+
+
+async def test_before_the_first_table_load_links_answer_503(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    response = await client.get("/docs")
+    assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+    serve(state, route("docs", "https://example.com/docs"))
+    assert (await client.get("/docs")).status_code == 302
+    assert (await client.get("/nope")).status_code == 404
+
+
+async def test_the_redirectors_own_paths_come_first(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs"))
+    assert (await client.get("/healthz")).text == "ok"
+    robots = await client.get("/robots.txt")
+    assert (robots.status_code, robots.text) == (200, "User-agent: *\nDisallow: /\n")
+    assert (await client.get("/favicon.ico")).status_code == 204
+
+
+async def test_inspect_pages_show_the_public_base_url() -> None:
+    state = RedirectorState(serving=ServingSettings(public_base_url="https://go.example.com"))
+    serve(state, route("docs"))
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.7:8080") as client:
+        page = await client.get("/docs+", headers={"accept": "application/json"})
+    assert page.json()["shortURL"] == "https://go.example.com/docs"
 
 
 def _iso(moment: float) -> str:

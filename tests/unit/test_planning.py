@@ -56,6 +56,19 @@ def test_valid_links_are_served_and_invalid_ones_are_not() -> None:
     assert "http:// or https://" in ready(result, "bad")["message"]
 
 
+def test_every_spelling_of_a_reserved_slug_is_an_invalid_spec() -> None:
+    result = run(
+        obj("a", slug="health-z"),
+        obj("b", slug="fine", aliases=["ready_z"]),
+        obj("live.z"),
+        obj("robots-txt"),
+    )
+    assert served(result) == {}
+    for name in ("a", "b", "live.z", "robots-txt"):
+        assert ready(result, name)["reason"] == "InvalidSpec", name
+        assert "reserved" in ready(result, name)["message"], name
+
+
 def test_a_conflict_names_the_owner_and_only_the_owner_is_served() -> None:
     result = run(
         obj("first", slug="x", url="https://one.example/", created="2026-01-01T00:00:00Z"),
