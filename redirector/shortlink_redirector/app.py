@@ -7,7 +7,9 @@ headers: no routing, no middleware, no Request object. Other redirects (rules, t
 suffixes, forwarded queries, other spellings) are decided by `resolve` and also answered here.
 Counting a redirect is a handful of integer increments (the link, its visitor and referrer class,
 a latency bucket) and, when the visit log is on, one list append. Everything else — probes,
-inspect pages, QR codes, not found, gone, other methods — goes to the Starlette app in `pages`.
+inspect pages, QR codes, gone, other methods — goes to the Starlette app in `pages`. A GET or
+HEAD of an unknown slug is answered here too, by `notfound`'s rules: a prepared plain 404 (or 429
+past the client network's budget) for clients that show no page, the pages' 404 for the others.
 Probe paths cannot be shadowed by a link, because the table never holds a reserved slug (see
 `shortlink_core.validation`).
 """
@@ -15,11 +17,13 @@ Probe paths cannot be shadowed by a link, because the table never holds a reserv
 from collections.abc import Iterable
 from time import perf_counter, time
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shortlink_redirector.classify import referrer_class, visitor_class
-from shortlink_redirector.pages import build_pages
-from shortlink_redirector.resolve import Redirect, resolve, visit_of
+from shortlink_redirector.notfound import is_own_path, plain_answer, wants_page
+from shortlink_redirector.pages import build_pages, not_found, own_paths
+from shortlink_redirector.resolve import NotFound, Redirect, Visit, resolve, visit_of
 from shortlink_redirector.state import RedirectorState
 from shortlink_redirector.table import ServedRoute
 
@@ -30,6 +34,8 @@ class Redirector:
     def __init__(self, state: RedirectorState, *, fallback: ASGIApp | None = None) -> None:
         self.state = state
         self.fallback = fallback if fallback is not None else build_pages(state)
+        #: Paths the pages answer themselves, never a not-found of ours.
+        self.own_paths = own_paths(self.fallback)
         traffic = self._traffic = state.metrics.traffic
         # Bound once: attribute lookups on every request add up.
         self._visitors = traffic.visitors
@@ -52,15 +58,22 @@ class Redirector:
                     status, headers = served.status, served.headers()
                 else:
                     serving = self.state.serving
+                    visit = visit_of(scope)
                     decision = resolve(
                         table,
-                        visit_of(scope),
+                        visit,
                         now=time(),
                         max_age=serving.permanent_max_age,
                         country_header=serving.country_header,
                     )
                     if isinstance(decision, Redirect):
                         served, status, headers = decision.served, decision.status, decision.headers
+                    elif isinstance(decision, NotFound) and not is_own_path(
+                        scope["path"], self.own_paths
+                    ):
+                        await self.not_found(scope, receive, send, visit, decision.slug)
+                        self._other_latency.observe(perf_counter() - started)
+                        return
                 if served is not None:
                     await send(
                         {"type": "http.response.start", "status": status, "headers": headers}
@@ -80,6 +93,25 @@ class Redirector:
         except Exception:  # Starlette has answered 500 if it still could; count, then re-raise
             self._traffic.errors += 1
             raise
+
+    async def not_found(
+        self, scope: Scope, receive: Receive, send: Send, visit: Visit, slug: str
+    ) -> None:
+        """Answer a GET or HEAD of an unknown slug (see `notfound`)."""
+        if wants_page(visit.headers.get("accept", "")):
+            page = not_found(Request(scope), self.state, slug, host=visit.host)
+            await page(scope, receive, send)
+            return
+        forwarded = visit.headers.get("x-forwarded-for", "").encode("latin-1")
+        answer = plain_answer(self.state, visit.client or None, forwarded)
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    def count_other(self, started: float) -> None:
+        """Time a request that was not a redirect (the protocol's not-found answers)."""
+        self._other_latency.observe(perf_counter() - started)
 
     def count_redirect(
         self,

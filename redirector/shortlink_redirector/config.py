@@ -9,6 +9,7 @@ from typing import Final
 
 from shortlink_redirector.addresses import Network, parse_networks
 from shortlink_redirector.metrics import DEFAULT_MAX_LINK_SERIES
+from shortlink_redirector.ratelimit import DEFAULT_BURST, DEFAULT_MAX_NETWORKS, DEFAULT_PER_SECOND
 
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -30,6 +31,11 @@ class RedirectorConfig:
     visit_log: bool = True
     #: Peers whose X-Forwarded-For header is believed (e.g. the ingress controller's pods).
     trusted_proxies: tuple[Network, ...] = ()
+    #: Not-found answers a client network may have at once (0: no limit), refilled per second;
+    #: networks remembered at most (see `ratelimit`).
+    not_found_burst: int = DEFAULT_BURST
+    not_found_per_second: float = DEFAULT_PER_SECOND
+    not_found_networks: int = DEFAULT_MAX_NETWORKS
 
 
 def _default_namespace() -> str:
@@ -100,11 +106,39 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         "--trusted-proxies",
         default=env("SHORTLINK_TRUSTED_PROXIES", ""),
         help="comma-separated CIDRs whose X-Forwarded-For names the client in the visit log "
+        "and for the not-found limit "
         "[$SHORTLINK_TRUSTED_PROXIES]",
+    )
+    parser.add_argument(
+        "--not-found-burst",
+        type=int,
+        default=int(env("SHORTLINK_NOT_FOUND_BURST", str(DEFAULT_BURST))),
+        help="not-found answers a client network (IPv4 /24, IPv6 /48) may get at once before "
+        "429; 0 switches the limit off [$SHORTLINK_NOT_FOUND_BURST]",
+    )
+    parser.add_argument(
+        "--not-found-per-second",
+        type=float,
+        default=float(env("SHORTLINK_NOT_FOUND_PER_SECOND", str(DEFAULT_PER_SECOND))),
+        help="not-found answers a client network gets back per second "
+        "[$SHORTLINK_NOT_FOUND_PER_SECOND]",
+    )
+    parser.add_argument(
+        "--not-found-networks",
+        type=int,
+        default=int(env("SHORTLINK_NOT_FOUND_NETWORKS", str(DEFAULT_MAX_NETWORKS))),
+        help="client networks whose not-found budget is remembered, least recent dropped first "
+        "[$SHORTLINK_NOT_FOUND_NETWORKS]",
     )
     args = parser.parse_args(argv)
     if args.max_link_series < 0:
         parser.error("--max-link-series must not be negative")
+    if args.not_found_burst < 0:
+        parser.error("--not-found-burst must not be negative")
+    if not args.not_found_per_second > 0:
+        parser.error("--not-found-per-second must be positive")
+    if args.not_found_networks < 1:
+        parser.error("--not-found-networks must be at least 1")
     try:
         trusted_proxies = parse_networks(args.trusted_proxies)
     except ValueError as error:
@@ -121,4 +155,7 @@ def parse_config(argv: Sequence[str] | None = None) -> RedirectorConfig:
         max_link_series=args.max_link_series,
         visit_log=args.visit_log,
         trusted_proxies=trusted_proxies,
+        not_found_burst=args.not_found_burst,
+        not_found_per_second=args.not_found_per_second,
+        not_found_networks=args.not_found_networks,
     )

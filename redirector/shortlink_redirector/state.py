@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass, field
 
+from shortlink_redirector.addresses import Network
 from shortlink_redirector.metrics import RedirectorMetrics
+from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.table import EMPTY_TABLE, RoutingTable
 from shortlink_redirector.visitlog import VisitLog
 
@@ -16,6 +18,8 @@ class ServingSettings:
     #: The request header holding the visitor's country (set by a trusted CDN or proxy); empty
     #: when there is none, so country rules never match.
     country_header: str = ""
+    #: Peers whose X-Forwarded-For names the client, for the not-found limit's client networks.
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 @dataclass
@@ -28,3 +32,5 @@ class RedirectorState:
     ready: bool = False
     #: Where each redirect is recorded, or None when the visit log is switched off.
     visit_log: VisitLog | None = None
+    #: Not-found answers left per client network (see `ratelimit`).
+    not_found_limiter: NotFoundLimiter = field(default_factory=NotFoundLimiter)
