@@ -18,6 +18,8 @@ from shortlink_localcluster.controlplane import ControlPlane, free_port
 from shortlink_localcluster.processes import Process
 
 SERVER_CORE, LOAD_CORE = 0, 1
+#: Where the table is published (also served by the mixed-load run, see `mixed`).
+NAMESPACE = "bench-throughput"
 
 
 def rss_mb(pid: int) -> float:
@@ -38,7 +40,7 @@ def measure(
     variants: dict[str, tuple[str, ...]],
 ) -> dict[str, Any]:
     routes = tables.synthetic_routes(links)
-    namespace = "bench-throughput"
+    namespace = NAMESPACE
     started = time.monotonic()
     tables.publish(control_plane, routes, namespace=namespace, shards=64)
     publish_seconds = time.monotonic() - started
