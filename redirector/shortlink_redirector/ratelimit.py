@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Final
 
-DEFAULT_BURST: Final = 100
-DEFAULT_PER_SECOND: Final = 2.0
+#: Generous enough for a busy office behind one NAT, tight enough to stop enumeration at 10/s.
+DEFAULT_BURST: Final = 1000
+DEFAULT_PER_SECOND: Final = 10.0
 DEFAULT_MAX_NETWORKS: Final = 10_000
 
 

@@ -1,5 +1,7 @@
 """The not-found token bucket per client network: burst, refill, Retry-After, bounded memory."""
 
+import tracemalloc
+
 import pytest
 
 from shortlink_redirector.ratelimit import NotFoundLimiter
@@ -71,3 +73,17 @@ def test_memory_is_bounded_and_the_least_recently_seen_network_goes_first() -> N
 def test_nonsense_settings_are_refused(arguments: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="burst"):
         NotFoundLimiter(**arguments)  # type: ignore[arg-type]
+
+
+def test_a_full_table_of_networks_stays_within_its_documented_memory() -> None:
+    limiter = NotFoundLimiter(burst=5, max_networks=10_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(30_000):  # three times the bound: the oldest are dropped
+            limiter.take(f"10.{i // 256 % 256}.{i % 256}.0/{i}")
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(limiter) == 10_000
+    assert used / 10_000 < 400  # the README says about 300 bytes a network
