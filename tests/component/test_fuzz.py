@@ -13,6 +13,9 @@ hold:
   carries one;
 - each request is answered within `ANSWER_SECONDS` (a bound that only a hang would break).
 
+And differentially: a simple GET or HEAD, the kind the protocol may answer itself (a plain
+redirect, a plain 404), gets the same answer from it as from uvicorn's own protocol and the app.
+
 Examples are derandomized under the `ci` profile (the default: see `tests/conftest.py`), so `make
 test` runs the same bounded set every time; `HYPOTHESIS_PROFILE=explore` searches afresh.
 """
@@ -23,6 +26,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -30,6 +34,7 @@ import uvicorn
 import uvloop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shortlink_redirector.app import create_app
 from shortlink_redirector.follower import load_all
@@ -94,14 +99,22 @@ class Recorder(logging.Handler):
         self.records.append(record)
 
 
-@dataclass
 class Server:
-    port: int
-    state: RedirectorState
-    errors: Recorder
-    #: Exceptions raised in the protocol's parser callbacks. uvicorn turns them into a 400
-    #: "Invalid HTTP request" like any malformed request, so only this tells them apart.
-    raised: list[BaseException]
+    """A running server, its state, and what it reported (not a dataclass: Hypothesis would
+    print the whole table in a failure report)."""
+
+    def __init__(
+        self, port: int, state: RedirectorState, errors: Recorder, raised: list[BaseException]
+    ) -> None:
+        self.port = port
+        self.state = state
+        self.errors = errors
+        #: Exceptions raised in the protocol's parser callbacks. uvicorn turns them into a 400
+        #: "Invalid HTTP request" like any malformed request, so only this tells them apart.
+        self.raised = raised
+
+    def __repr__(self) -> str:
+        return f"Server(port={self.port})"
 
 
 _CALLBACKS = (
@@ -133,17 +146,18 @@ def observed(
     return type("Observed" + protocol.__name__, (protocol,), methods)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    state = RedirectorState(not_found_limiter=NotFoundLimiter(burst=0))
-    load_all(state, {"s-0": table()})
+@contextmanager
+def running(
+    state: RedirectorState, http: Callable[..., type[asyncio.Protocol]]
+) -> Iterator[Server]:
+    """A uvicorn server on 127.0.0.1 in a thread of its own, with the protocol `http(app)`."""
     app = create_app(state)
     raised: list[BaseException] = []
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
         app,
-        http=observed(redirect_protocol(app), raised),
+        http=observed(http(app), raised),
         lifespan="off",
         access_log=False,
         server_header=False,
@@ -169,10 +183,30 @@ def server() -> Iterator[Server]:
         thread.join(timeout=10)
 
 
+def _table_state() -> RedirectorState:
+    state = RedirectorState(not_found_limiter=NotFoundLimiter(burst=0))
+    load_all(state, {"s-0": table()})
+    return state
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with running(_table_state(), redirect_protocol) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stock_server() -> Iterator[Server]:
+    """The same table behind uvicorn's own protocol: every request goes to the ASGI app."""
+    with running(_table_state(), lambda app: HttpToolsProtocol) as server:
+        yield server
+
+
 @dataclass
 class Answer:
     status: int
     headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
 
 
 def read_answers(sock: socket.socket, expected: int | None, *, head: list[bool]) -> list[Answer]:
@@ -206,8 +240,8 @@ def read_answers(sock: socket.socket, expected: int | None, *, head: list[bool])
             if not chunk:
                 break
             buffer += chunk
+        answers.append(Answer(status, pairs, buffer[end + 4 : end + 4 + length]))
         buffer = buffer[end + 4 + length :]
-        answers.append(Answer(status, pairs))
     return answers
 
 
@@ -362,3 +396,31 @@ def test_the_fuzzed_table_answers_both_paths(server: Server) -> None:
     fast = exchange(server, b"GET /docs HTTP/1.1\r\nHost: go.example.com\r\n\r\n", 1, head=[False])
     app = exchange(server, b"GET /gh/a/b HTTP/1.1\r\nHost: go.example.com\r\n\r\n", 1, head=[False])
     assert [fast[0].status, app[0].status] == [302, 302]
+
+
+@st.composite
+def simple_requests(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """One GET or HEAD of the kind the protocol may answer itself, in many spellings."""
+    method = draw(st.sampled_from([b"GET", b"HEAD"]))
+    lines = [method + b" " + draw(targets()) + b" HTTP/1.1"]
+    lines.append(b"Host: " + draw(st.sampled_from([b"go.example.com", b"other.example"])))
+    if chance(draw, 50):
+        accept = [b"*/*", b"text/html", b"application/json", b"text/plain", b""]
+        lines.append(b"Accept: " + draw(st.sampled_from(accept)))
+    return b"\r\n".join(lines) + b"\r\n\r\n", method == b"HEAD"
+
+
+@FUZZ
+@given(simple_requests())
+def test_the_protocols_own_answers_are_the_apps(
+    server: Server, stock_server: Server, request: tuple[bytes, bool]
+) -> None:
+    """Whatever the protocol answers itself (a plain redirect, a plain 404), the app would have
+    answered the same way: same status, headers (but the date) and body."""
+    data, head = request
+    [ours] = exchange(server, data, 1, head=[head])
+    [stock] = exchange(stock_server, data, 1, head=[head])
+    assert (ours.status, ours.body) == (stock.status, stock.body)
+    assert [h for h in ours.headers if h[0] != b"date"] == [
+        h for h in stock.headers if h[0] != b"date"
+    ]
