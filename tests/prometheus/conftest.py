@@ -32,8 +32,14 @@ def observed_stack(control_plane: ControlPlane) -> Iterator[Stack]:
     stack = Stack(
         control_plane,
         namespace=f"shortlink-obs-{secrets.token_hex(3)}",
-        # Fewer than the test's unknown slugs: the rest are answered 429 and counted as limited.
-        redirector_args=("--not-found-burst", str(NOT_FOUND_BURST)),
+        # Fewer than the test's unknown slugs, refilled too slowly to matter while they are sent:
+        # the rest are answered 429 and counted as limited.
+        redirector_args=(
+            "--not-found-burst",
+            str(NOT_FOUND_BURST),
+            "--not-found-per-second",
+            "0.01",
+        ),
     )
     stack.start()
     yield stack
