@@ -106,7 +106,7 @@ clean: ## Remove the virtualenv and caches (keeps the built kube-apiserver).
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(SHORTLINK_CACHE)/run
 
 .PHONY: bench
-bench: deps kube-apiserver ## Measure: hot path, scale (SCALE_LINKS=10000), redirector vs nginx, propagation.
+bench: deps kube-apiserver ## Measure: hot path and 404s, scale (SCALE_LINKS=10000), redirector vs nginx, 1 % unknown slugs, propagation.
 	@hack/install-system-deps.sh nginx wrk
 	$(PY) bench/hotpath.py --with-visit-log
 	$(PY) bench/scale.py --links $(or $(SCALE_LINKS),10000)

@@ -1,4 +1,4 @@
-"""`make bench`: throughput against nginx and a Go peer, propagation latency and scale, with a summary.
+"""`make bench`: throughput against nginx and a Go peer, with unknown slugs, propagation and scale.
 
 Results go to `.cache/bench/results.json`, a Markdown summary to `.cache/bench/summary.md` and a
 plot of latency over load to `.cache/bench/latency.png`; `--publish` also copies the summary and
@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import machine, propagation, report, throughput
+from bench import machine, mixed, propagation, report, tables, throughput
 from shortlink_localcluster.build import ensure_kube_apiserver
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import REPO, install_crds
@@ -78,6 +78,14 @@ def main() -> None:
                 connections=sorted(set(args.connections)),
                 curve=args.curve,
                 variants=VARIANTS,
+            )
+            print(f"mixed load: 1 % unknown slugs, {args.links:,} links", flush=True)
+            results["mixed"] = mixed.measure(
+                control_plane,
+                workdir,
+                namespace=throughput.NAMESPACE,
+                routes=tables.synthetic_routes(args.links),
+                seconds=args.seconds,
             )
             print(f"propagation: {args.updates} updates", flush=True)
             results["propagation"] = propagation.measure(

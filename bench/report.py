@@ -47,6 +47,17 @@ def summary(results: dict[str, Any]) -> str:
             f"Resident memory: {rss}.",
             "",
         ]
+    mixed = results.get("mixed")
+    if mixed:
+        lines += [
+            f"## Redirects with {mixed['unknown_share']:.0%} unknown slugs (plain 404s, no budget)",
+            "",
+            f"One redirector, {mixed['connections']} connections, {mixed['seconds']:.0f} s per run, "
+            f"alternated: pure {', '.join(f'{r:,.0f}' for r in mixed['runs']['pure'])} req/s; "
+            f"mixed {', '.join(f'{r:,.0f}' for r in mixed['runs']['mixed'])} req/s; "
+            f"**mixed/pure {mixed['ratio']}** (medians; goal ≥ 0.95).",
+            "",
+        ]
     propagation = results.get("propagation")
     if propagation:
         lines += [

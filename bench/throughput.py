@@ -23,6 +23,8 @@ from shortlink_localcluster.processes import Process
 
 SERVER_CORE, LOAD_CORE = 0, 1
 NGINX, GOPEER = "nginx", "Go net/http peer"
+#: Where the table is published (also served by the mixed-load run, see `mixed`).
+NAMESPACE = "bench-throughput"
 
 
 def rss_mb(pid: int) -> float:
@@ -54,7 +56,7 @@ def measure(
 ) -> dict[str, Any]:
     """Rounds over `connections` and every scenario, then one pass over `curve` (uniform)."""
     routes = tables.synthetic_routes(links)
-    namespace = "bench-throughput"
+    namespace = NAMESPACE
     started = time.monotonic()
     tables.publish(control_plane, routes, namespace=namespace, shards=64)
     publish_seconds = time.monotonic() - started

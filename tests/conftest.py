@@ -1,21 +1,32 @@
-"""Guards for every tier: tests leave the source tree as they found it, and no task running.
+"""Settings and guards for every tier.
 
-A test that writes beside the code (a values file next to the chart, a rendered manifest in
-`crds/`) leaves stray files that then get committed; the session fails if any appears. An async
-test that returns while a task it started is still running would hide work that outlives it; it
-fails.
+Tests leave the source tree as they found it: a test that writes beside the code (a values file
+next to the chart, a rendered manifest in `crds/`) leaves stray files that then get committed, so
+the session fails if any appears. An async test that returns while a task it started is still
+running would hide work that outlives it; it fails.
+
+The Hypothesis profiles: `ci` (the default, so `make test` and CI run it) is derandomized: the
+same bounded examples on every run, no example database. `explore` searches afresh with more
+examples and keeps failures in `.hypothesis/`:
+`HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/component/test_fuzz.py`.
 """
 
 import asyncio
 import functools
 import inspect
+import os
 import subprocess
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from shortlink_localcluster.stack import REPO
+
+settings.register_profile("ci", derandomize=True, database=None, max_examples=200)
+settings.register_profile("explore", max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _tree_changes() -> set[str] | None:

@@ -23,6 +23,7 @@ from shortlink_redirector.follower import TableFollower
 from shortlink_redirector.kube import ShardSource
 from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.protocol import redirect_protocol
+from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.state import RedirectorState, ServingSettings
 from shortlink_redirector.visitlog import VisitLog
 
@@ -51,7 +52,14 @@ async def serve(config: RedirectorConfig) -> None:
         public_base_url=config.public_base_url,
         trusted_proxies=config.trusted_proxies,
     )
-    state = RedirectorState(metrics=metrics, serving=serving, visit_log=visit_log)
+    limiter = NotFoundLimiter(
+        burst=config.not_found_burst,
+        per_second=config.not_found_per_second,
+        max_networks=config.not_found_networks,
+    )
+    state = RedirectorState(
+        metrics=metrics, serving=serving, visit_log=visit_log, not_found_limiter=limiter
+    )
     follower = TableFollower(source=ShardSource(namespace=config.namespace), state=state)
     common = {"access_log": False, "lifespan": "off", "log_level": config.log_level}
     app = create_app(state)
@@ -62,8 +70,8 @@ async def serve(config: RedirectorConfig) -> None:
             port=config.port,
             http=redirect_protocol(app),
             server_header=False,
-            # The visit log applies --trusted-proxies itself; uvicorn's rewrite of the client
-            # address would reach only the requests that take the app path.
+            # The visit log and the not-found limit apply --trusted-proxies themselves; uvicorn's
+            # rewrite of the client address would reach only the requests that take the app path.
             proxy_headers=False,
             **common,  # type: ignore[arg-type]
         )

@@ -7,7 +7,9 @@ headers: no routing, no middleware, no Request object. Other redirects (rules, t
 suffixes, forwarded queries, other spellings) are decided by `resolve` and also answered here.
 Counting a redirect is a handful of integer increments (the link, its visitor and referrer class,
 a latency bucket) and, when the visit log is on, one list append. Everything else — probes,
-inspect pages, QR codes, not found, gone, other methods — goes to the Starlette app in `pages`.
+inspect pages, QR codes, gone, other methods — goes to the Starlette app in `pages`. A GET or
+HEAD of an unknown slug is answered here too, by `notfound`'s rules: a prepared plain 404 (or 429
+past the client network's budget) for clients that show no page, the pages' 404 for the others.
 
 Answered here before any lookup: 400 to a request without exactly one valid Host (see
 `framing`), and 503 with Retry-After to every request but the redirector's own paths until a
@@ -21,12 +23,14 @@ from collections.abc import Iterable
 from time import perf_counter, time
 from typing import Final
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shortlink_redirector.classify import referrer_class, visitor_class
 from shortlink_redirector.framing import host_problem
-from shortlink_redirector.pages import OWN_PATHS, build_pages
-from shortlink_redirector.resolve import Redirect, TooLong, resolve, visit_of
+from shortlink_redirector.notfound import is_own_path, plain_answer, wants_page
+from shortlink_redirector.pages import OWN_PATHS, build_pages, not_found
+from shortlink_redirector.resolve import NotFound, Redirect, TooLong, Visit, resolve, visit_of
 from shortlink_redirector.state import RedirectorState
 from shortlink_redirector.table import ServedRoute
 
@@ -40,6 +44,8 @@ class Redirector:
     def __init__(self, state: RedirectorState, *, fallback: ASGIApp | None = None) -> None:
         self.state = state
         self.fallback = fallback if fallback is not None else build_pages(state)
+        #: Paths the pages answer themselves, never a not-found of ours.
+        self.own_paths = OWN_PATHS
         traffic = self._traffic = state.metrics.traffic
         # Bound once: attribute lookups on every request add up.
         self._visitors = traffic.visitors
@@ -61,7 +67,7 @@ class Redirector:
                 await _answer(send, 400, problem, close=True)
                 return
             state = self.state
-            if not state.ready and scope["path"] not in OWN_PATHS:
+            if not state.ready and scope["path"] not in self.own_paths:
                 # Not "not found": the link may well exist once the table is loaded.
                 await _answer(send, 503, "routing table not loaded yet", retry_after=True)
                 return
@@ -72,9 +78,10 @@ class Redirector:
                     status, headers = served.status, served.headers()
                 else:
                     served = None
+                    visit = visit_of(scope)
                     decision = resolve(
                         table,
-                        visit_of(scope),
+                        visit,
                         now=time(),
                         max_age=serving.permanent_max_age,
                         country_header=serving.country_header,
@@ -84,6 +91,13 @@ class Redirector:
                         served, status, headers = decision.served, decision.status, decision.headers
                     elif isinstance(decision, TooLong):
                         await _answer(send, 414, "the redirect's Location would be too long")
+                        self._other_latency.observe(perf_counter() - started)
+                        return
+                    elif isinstance(decision, NotFound) and not is_own_path(
+                        scope["path"], self.own_paths
+                    ):
+                        await self.not_found(scope, receive, send, visit, decision.slug)
+                        self._other_latency.observe(perf_counter() - started)
                         return
                 if served is not None:
                     await send(
@@ -104,6 +118,25 @@ class Redirector:
         except Exception:  # Starlette has answered 500 if it still could; count, then re-raise
             self._traffic.errors += 1
             raise
+
+    async def not_found(
+        self, scope: Scope, receive: Receive, send: Send, visit: Visit, slug: str
+    ) -> None:
+        """Answer a GET or HEAD of an unknown slug (see `notfound`)."""
+        if wants_page(visit.headers.get("accept", "")):
+            page = not_found(Request(scope), self.state, slug, host=visit.host)
+            await page(scope, receive, send)
+            return
+        forwarded = visit.headers.get("x-forwarded-for", "").encode("latin-1")
+        answer = plain_answer(self.state, visit.client or None, forwarded)
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    def count_other(self, started: float) -> None:
+        """Time a request that was not a redirect (the protocol's not-found answers)."""
+        self._other_latency.observe(perf_counter() - started)
 
     def count_redirect(
         self,

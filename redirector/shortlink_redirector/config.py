@@ -8,6 +8,7 @@ from typing import Final
 from shortlink_core.flags import base_url, between, flag, parse_flags
 from shortlink_redirector.addresses import Network, parse_networks
 from shortlink_redirector.metrics import DEFAULT_MAX_LINK_SERIES
+from shortlink_redirector.ratelimit import DEFAULT_BURST, DEFAULT_MAX_NETWORKS, DEFAULT_PER_SECOND
 from shortlink_redirector.state import DEFAULT_MAX_LOCATION_BYTES
 
 SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -73,8 +74,8 @@ class RedirectorConfig:
     #: controller's pods).
     trusted_proxies: tuple[Network, ...] = flag(
         "SHORTLINK_TRUSTED_PROXIES",
-        "comma-separated CIDRs whose X-Forwarded-For names the client in the visit log and whose "
-        "X-Forwarded-Proto names the scheme on inspect pages",
+        "comma-separated CIDRs whose X-Forwarded-For names the client (visit log, not-found "
+        "limit) and whose X-Forwarded-Proto names the scheme on inspect pages",
         default=(),
         parse=parse_networks,
     )
@@ -84,6 +85,27 @@ class RedirectorConfig:
         "longest Location sent; a longer redirect answers 414 URI Too Long",
         default=DEFAULT_MAX_LOCATION_BYTES,
         check=between(1, 1024 * 1024),
+    )
+    #: Not-found answers a client network may have at once (0: no limit), refilled per second;
+    #: networks remembered at most (see `ratelimit`).
+    not_found_burst: int = flag(
+        "SHORTLINK_NOT_FOUND_BURST",
+        "not-found answers a client network (IPv4 /24, IPv6 /48) may get at once before 429; "
+        "0 switches the limit off",
+        default=DEFAULT_BURST,
+        check=between(0, 10_000_000),
+    )
+    not_found_per_second: float = flag(
+        "SHORTLINK_NOT_FOUND_PER_SECOND",
+        "not-found answers a client network gets back per second",
+        default=DEFAULT_PER_SECOND,
+        check=between(0.001, 10_000_000),
+    )
+    not_found_networks: int = flag(
+        "SHORTLINK_NOT_FOUND_NETWORKS",
+        "client networks whose not-found budget is remembered, least recent dropped first",
+        default=DEFAULT_MAX_NETWORKS,
+        check=between(1, 10_000_000),
     )
     #: The public base of short URLs (the operator's --public-base-url), for inspect pages.
     public_base_url: str = flag(

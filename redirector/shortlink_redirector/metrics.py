@@ -195,6 +195,12 @@ class RedirectorMetrics:
             "Requests for a slug that is not in the routing table (the path is not recorded).",
             registry=self.registry,
         )
+        self.not_found_limited = Counter(
+            "shortlink_not_found_limited",
+            "Not-found answers replaced by 429 because the client's network had used up its "
+            "not-found budget (--not-found-burst, --not-found-per-second).",
+            registry=self.registry,
+        )
         self.table_loaded = Gauge(
             "shortlink_table_loaded",
             "1 once a complete routing table has been loaded (the redirector is ready), else 0.",

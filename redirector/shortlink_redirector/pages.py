@@ -2,12 +2,12 @@
 
 Probes, `robots.txt` (disallow all) and `favicon.ico` (204), the inspect page of a link
 (`/<slug>+`, HTML or JSON) and its QR codes (`/<slug>+qr.svg`, `/<slug>+qr.png`), 404 for an
-unknown slug (a small HTML page suggesting close slugs for browsers, plain text or JSON for API
-clients), 410 for an expired link, and 405 for other methods on a link.
-These go through Starlette; only redirects take the lean path in `app`.
+unknown slug (a small HTML page suggesting close slugs for browsers, JSON without suggestions for
+API clients that ask for it, plain text for the rest: see `notfound`), 410 for an expired link,
+and 405 for other methods on a link. These go through Starlette; redirects and the plain 404 of
+a GET or HEAD take the lean path in `app`.
 """
 
-import difflib
 import html
 import io
 import time
@@ -22,13 +22,13 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from shortlink_core.link import Link, Rule
+from shortlink_redirector.notfound import NOT_FOUND, PlainAnswer, admit, limited
 from shortlink_redirector.public import short_url as public_short_url
 from shortlink_redirector.resolve import Gone, Inspect, NotFound, resolve, visit_of
 from shortlink_redirector.state import RedirectorState, ServingSettings
 
 NO_STORE: Final = {"cache-control": "no-store", "x-robots-tag": "noindex"}
 ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-SUGGESTIONS: Final = 3
 #: Paths answered here before any table lookup (no link can claim them: see
 #: `shortlink_core.matching.RESERVED_SLUGS`).
 OWN_PATHS: Final = frozenset({"/healthz", "/livez", "/readyz", "/robots.txt", "/favicon.ico"})
@@ -59,11 +59,7 @@ def build_pages(state: RedirectorState) -> Starlette:
             country_header=state.serving.country_header,
         )
         if isinstance(decision, NotFound):
-            state.metrics.not_found.inc()
-            close = difflib.get_close_matches(
-                decision.slug.lower(), state.table.slugs_on(visit.host), n=SUGGESTIONS
-            )
-            return not_found(request, decision.slug, close)
+            return not_found(request, state, decision.slug, host=visit.host)
         if request.method not in ("GET", "HEAD"):
             headers = {**NO_STORE, "allow": "GET, HEAD"}
             return PlainTextResponse("method not allowed\n", status_code=405, headers=headers)
@@ -96,14 +92,21 @@ async def favicon(request: Request) -> Response:
     return Response(status_code=204, headers=STATIC)
 
 
-def not_found(request: Request, slug: str, suggestions: list[str]) -> Response:
+def not_found(request: Request, state: RedirectorState, slug: str, *, host: str) -> Response:
+    """The answer for an unknown slug, counted (see `notfound`): 429 past the budget of the
+    client's network, else 404 as JSON, as a page with suggestions for browsers, or plain text."""
+    peer = request.client.host if request.client else None
+    wait = admit(state, peer, request.headers.get("x-forwarded-for", "").encode("latin-1"))
+    if wait:
+        return _plain(limited(wait))
     if _wants(request, "application/json"):
-        payload = {"error": "not found", "slug": slug, "suggestions": suggestions}
+        payload = {"error": "not found", "slug": slug}
         return JSONResponse(payload, status_code=404, headers=NO_STORE)
     if not _wants(request, "text/html"):
-        return PlainTextResponse("short link not found\n", status_code=404, headers=NO_STORE)
+        return _plain(NOT_FOUND)
     hints = "".join(
-        f'<li><a href="/{html.escape(s)}">/{html.escape(s)}</a></li>' for s in suggestions
+        f'<li><a href="/{html.escape(s)}">/{html.escape(s)}</a></li>'
+        for s in state.table.suggestions(host, slug)
     )
     body = f"<p>There is no short link <code>/{html.escape(slug)}</code> here.</p>" + (
         f"<p>Did you mean:</p><ul>{hints}</ul>"
@@ -210,6 +213,11 @@ def _page(title: str, body: str, status: int) -> HTMLResponse:
         f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
     )
     return HTMLResponse(document, status_code=status, headers=NO_STORE)
+
+
+def _plain(answer: PlainAnswer) -> Response:
+    headers = {name.decode(): value.decode() for name, value in answer.headers}
+    return Response(answer.body, status_code=answer.status, headers=headers)
 
 
 def _wants(request: Request, media_type: str) -> bool:

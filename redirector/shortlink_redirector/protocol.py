@@ -16,6 +16,10 @@ and the ASGI app unchanged, and so does any request where uvicorn's own handling
 - a request without exactly one valid Host header (the app answers 400), and a route whose
   Location is longer than `--max-location-bytes` (the app answers 414).
 
+The plain 404 (or 429) of a GET or HEAD that `notfound.quick_answer` can tell is a not-found for a
+client that shows no page is answered here the same way, under the same conditions, so probing
+unknown slugs costs about what a redirect costs.
+
 The bytes written are the ones uvicorn writes for the same answer: the status line, uvicorn's
 default headers (the date), then the route's headers. This subclasses uvicorn's protocol, so the
 uvicorn version is pinned exactly and `tests/component/test_protocol.py` holds the two paths to
@@ -34,6 +38,7 @@ from uvicorn.server import ServerState
 from shortlink_core.link import REDIRECT_CODES
 from shortlink_redirector.app import Redirector
 from shortlink_redirector.framing import KNOWN_HOSTS, valid_host
+from shortlink_redirector.notfound import quick_answer
 
 #: The uvicorn release this module was written against (pinned exactly in pyproject.toml);
 #: `tests/component/test_uvicorn_coupling.py` fails when the installed one differs.
@@ -41,7 +46,8 @@ UVICORN_VERSION = "0.54.0"
 
 Headers = list[tuple[bytes, bytes]]
 _STATUS_LINES = {
-    code: f"HTTP/1.1 {code} {HTTPStatus(code).phrase}\r\n".encode() for code in REDIRECT_CODES
+    code: f"HTTP/1.1 {code} {HTTPStatus(code).phrase}\r\n".encode()
+    for code in (*REDIRECT_CODES, 404, 429)
 }
 
 
@@ -139,7 +145,8 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
                 or parser.should_upgrade()
                 or len(served.location) > state.serving.max_location_bytes  # the app says 414
             ):
-                self._hand_to_app()
+                if served is not None or not self._answer_not_found(started):
+                    self._hand_to_app()
                 return
             # RFC 9112: an HTTP/1.1 request has exactly one valid Host; the app answers 400
             # otherwise (see `framing`).
@@ -156,14 +163,47 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
             redirector.count_redirect(
                 served, served.status, served.location, self.headers, self.client, started
             )
+            self._log_access(served.status)
+            self.on_response_complete()
+
+        def _answer_not_found(self, started: float) -> bool:
+            """Answer a certain not-found here, under the conditions of a plain redirect."""
+            parser = self.parser
+            if not (
+                self._enabled
+                and (self.cycle is None or self.cycle.response_complete)
+                and not self.flow.write_paused
+                and parser.get_method() in (b"GET", b"HEAD")
+                and parser.get_http_version() == "1.1"
+                and parser.should_keep_alive()
+                and not parser.should_upgrade()
+                and self._hosts == 1
+                and (known_hosts.get(self._host) or valid_host(self._host))
+            ):
+                return False
+            answer = quick_answer(state, redirector.own_paths, self.url, self.headers, self.client)
+            if answer is None:
+                return False
+            self._answered = True
+            self.transport.write(
+                _STATUS_LINES[answer.status]
+                + default_headers.block(self.server_state.default_headers)
+                + answer.block
+                + (answer.body if parser.get_method() == b"GET" else b"")
+            )
+            redirector.count_other(started)
+            self._log_access(answer.status)
+            self.on_response_complete()
+            return True
+
+        def _log_access(self, status: int) -> None:
             if self.access_log:  # uvicorn's line, for a server run with its access log on
                 client = f"{self.client[0]}:{self.client[1]}" if self.client else ""
-                method, path = parser.get_method().decode(), self.url.decode()
+                method, path = self.parser.get_method().decode(), self.url.decode()
                 # The same message and arguments as uvicorn's: its access formatter unpacks them.
                 self.access_logger.info(
-                    '%s - "%s %s HTTP/%s" %d', client, method, path, "1.1", served.status
+                    '%s - "%s %s HTTP/%s" %d', client, method, path, "1.1", status
                 )
-            self.on_response_complete()
 
         def on_body(self, body: bytes) -> None:
             if not self._answered:

@@ -5,6 +5,7 @@ from typing import Final
 
 from shortlink_redirector.addresses import Network
 from shortlink_redirector.metrics import RedirectorMetrics
+from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.table import EMPTY_TABLE, RoutingTable
 from shortlink_redirector.visitlog import VisitLog
 
@@ -26,7 +27,8 @@ class ServingSettings:
     #: The operator's public base URL (e.g. https://go.example.com), for the short URLs that
     #: inspect pages and QR codes show; empty to take them from the request (see `public`).
     public_base_url: str = ""
-    #: Peers whose X-Forwarded-Proto (inspect pages) and X-Forwarded-For (visit log) count.
+    #: Peers whose X-Forwarded-Proto (inspect pages) and X-Forwarded-For (visit log, the
+    #: not-found limit's client networks) count.
     trusted_proxies: tuple[Network, ...] = ()
 
 
@@ -40,3 +42,5 @@ class RedirectorState:
     ready: bool = False
     #: Where each redirect is recorded, or None when the visit log is switched off.
     visit_log: VisitLog | None = None
+    #: Not-found answers left per client network (see `ratelimit`).
+    not_found_limiter: NotFoundLimiter = field(default_factory=NotFoundLimiter)

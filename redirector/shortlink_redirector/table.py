@@ -16,6 +16,7 @@ from typing import Final
 from shortlink_core.matching import RESERVED_KEYS, match_key
 from shortlink_core.table import Route
 from shortlink_redirector.metrics import LinkCounter, LinkCounters
+from shortlink_redirector.suggestions import EMPTY_INDEX, SlugIndex
 
 Headers = list[tuple[bytes, bytes]]
 #: A shard's routes and the bytes of its ConfigMap data.
@@ -94,6 +95,8 @@ class RoutingTable:
     shards: dict[str, frozenset[str]] = field(default_factory=dict)
     #: True when some link belongs to a host, so lookups must read the Host header.
     has_hosts: bool = False
+    #: Every routing key, sorted for not-found suggestions (see `suggestions`).
+    index: SlugIndex = EMPTY_INDEX
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -144,7 +147,12 @@ class RoutingTable:
             if key.startswith("/") and served.uniform and key[1:] not in hosted
         }
         return RoutingTable(
-            routes=routes, sizes=sizes, fast=fast, shards=shards, has_hosts=bool(hosted)
+            routes=routes,
+            sizes=sizes,
+            fast=fast,
+            shards=shards,
+            has_hosts=bool(hosted),
+            index=SlugIndex.build(routes),
         )
 
     def lookup(self, host: str, slug: str) -> ServedRoute | None:
@@ -155,13 +163,9 @@ class RoutingTable:
             return None
         return served
 
-    def slugs_on(self, host: str) -> list[str]:
-        """Every slug a visitor of `host` can reach (for not-found suggestions)."""
-        return [
-            served.route.slug
-            for key, served in self.routes.items()
-            if key.startswith("/") or (host and key.startswith(f"{host}/"))
-        ]
+    def suggestions(self, host: str, slug: str) -> list[str]:
+        """Up to three slugs close to `slug` that a visitor of `host` can reach, best first."""
+        return [self.routes[key].route.slug for key in self.index.close_keys(host, slug)]
 
 
 EMPTY_TABLE: Final = RoutingTable()

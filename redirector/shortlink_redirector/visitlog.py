@@ -20,7 +20,7 @@ from json.encoder import encode_basestring_ascii as _json
 from typing import Final, TextIO
 from urllib.parse import urlsplit
 
-from shortlink_redirector.addresses import Network, anonymise, client_address
+from shortlink_redirector.addresses import Network, client_network
 from shortlink_redirector.classify import CACHE_SIZE, REFERRER_CLASSES, VISITOR_CLASSES
 
 FLUSH_SECONDS: Final = 0.25
@@ -98,15 +98,10 @@ class VisitLog:
         )
 
     def _client(self, peer: str | None, forwarded: bytes) -> str:
-        return _anonymised_client(peer, forwarded, self._trusted)
+        return client_network(peer, forwarded, self._trusted)
 
 
 # Memoised helpers: a batch repeats the same clients, hosts, links and seconds over and over.
-
-
-@lru_cache(maxsize=CACHE_SIZE)
-def _anonymised_client(peer: str | None, forwarded: bytes, trusted: tuple[Network, ...]) -> str:
-    return anonymise(client_address(peer, forwarded.decode("latin-1"), trusted))
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -11,8 +11,10 @@ import pytest
 
 from shortlink_core.link import Link
 from shortlink_core.table import Route
+from shortlink_redirector.addresses import parse_networks
 from shortlink_redirector.app import create_app
 from shortlink_redirector.follower import load_all
+from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.resolve import NotFound, Redirect, Visit, resolve
 from shortlink_redirector.state import RedirectorState, ServingSettings
 from shortlink_redirector.table import EMPTY_TABLE
@@ -476,7 +478,7 @@ async def test_qr_codes_come_as_svg_and_png(
     assert png.content.startswith(b"\x89PNG")
 
 
-async def test_not_found_suggests_close_slugs_to_browsers(
+async def test_not_found_suggests_close_slugs_to_browsers_only(
     client: httpx.AsyncClient, state: RedirectorState
 ) -> None:
     serve(
@@ -485,8 +487,47 @@ async def test_not_found_suggests_close_slugs_to_browsers(
     page = await client.get("/handbok", headers={"accept": "text/html"})
     assert page.status_code == 404
     assert 'href="/handbook"' in page.text
-    data = (await client.get("/handbok", headers={"accept": "application/json"})).json()
-    assert data["suggestions"] == ["handbook"]
+    assert 'href="/holidays"' not in page.text
+    data = await client.get("/handbok", headers={"accept": "application/json"})
+    assert (data.status_code, data.json()) == (404, {"error": "not found", "slug": "handbok"})
+    plain = await client.get("/handbok", headers={"accept": "*/*"})
+    assert (plain.status_code, plain.text) == (404, "short link not found\n")
+
+
+async def test_probing_unknown_slugs_is_limited_per_client_network() -> None:
+    state = RedirectorState(
+        serving=ServingSettings(trusted_proxies=parse_networks("10.0.0.0/8")),
+        not_found_limiter=NotFoundLimiter(burst=3, per_second=0.01),
+    )
+    serve(state, route("docs", "https://example.com/docs"))
+    app = create_app(state)
+
+    def client_at(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://short.test")
+
+    async with (
+        client_at("198.51.100.7") as prober,
+        client_at("198.51.100.200") as neighbour,
+        client_at("203.0.113.7") as other,
+        client_at("10.1.2.3") as proxy,
+    ):
+        assert [(await prober.get(f"/guess-{i}")).status_code for i in range(3)] == [404] * 3
+        for accept in ("*/*", "text/html", "application/json"):
+            limited = await prober.get("/guess-4", headers={"accept": accept})
+            assert limited.status_code == 429
+            assert 1 <= int(limited.headers["retry-after"]) <= 100
+            assert "guess" not in limited.text
+        assert (await prober.post("/guess-5")).status_code == 429  # any method
+        # Known links still redirect, for the prober too; its /24 shares its budget.
+        assert (await prober.get("/docs")).status_code == 302
+        assert (await prober.get("/Docs?x=1")).status_code == 302
+        assert (await neighbour.get("/guess-6")).status_code == 429
+        assert (await other.get("/guess-7")).status_code == 404
+        # Behind a trusted proxy, the client is the one X-Forwarded-For names.
+        forwarded = {"x-forwarded-for": "198.51.100.9"}
+        assert (await proxy.get("/guess-8", headers=forwarded)).status_code == 429
+        assert (await proxy.get("/guess-9")).status_code == 404
 
 
 # HTTP details

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shortlink_redirector.app import create_app
 from shortlink_redirector.follower import apply_shard, load_all
 from shortlink_redirector.metrics import OVERFLOW, RedirectorMetrics
+from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.state import RedirectorState
 from tests.component.conftest import route, shard
 
@@ -65,6 +66,16 @@ async def test_not_found_is_counted_without_the_path(
     exposition = generate_latest(state.metrics.registry).decode()
     assert "shortlink_not_found_total 1.0" in exposition
     assert "secret-looking-path" not in exposition
+
+
+async def test_not_found_answers_past_the_budget_are_counted_as_limited(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    state.not_found_limiter = NotFoundLimiter(burst=2, per_second=0.01)
+    statuses = [(await client.get(f"/guess-{i}")).status_code for i in range(5)]
+    assert statuses == [404, 404, 429, 429, 429]
+    assert value(state, "shortlink_not_found_total") == 2
+    assert value(state, "shortlink_not_found_limited_total") == 3
 
 
 def test_table_size_version_and_build_are_exported(state: RedirectorState) -> None:

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from shortlink_redirector.app import Redirector, create_app
 from shortlink_redirector.follower import load_all
 from shortlink_redirector.protocol import redirect_protocol
+from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.state import RedirectorState
 from shortlink_redirector.visitlog import VisitLog
 from tests.component.conftest import route, shard
@@ -153,6 +154,9 @@ async def exchange(connect: Connect, request: bytes, *, head: bool = False) -> R
         get("/perm", "User-Agent: curl/8.5"),
         get("/moved", method="HEAD"),
         get("/docs", "Connection: close"),  # answered by the app: the protocol leaves closes to it
+        get("/nope"),  # a plain not-found
+        get("/nope?utm_source=x", "Accept: */*"),
+        get("/nope", method="HEAD"),
     ],
 )
 async def test_answers_with_the_bytes_uvicorn_would_send(
@@ -167,6 +171,7 @@ async def test_answers_with_the_bytes_uvicorn_would_send(
             writer.close()
     stock, ours = answers
     assert ours.without_date() == stock.without_date()
+    assert ours.body == stock.body
     assert ours.header(b"date") is not None
     # And the same access-log line, for a server run with uvicorn's access log on.
     out = capsys.readouterr().out
@@ -225,7 +230,7 @@ async def test_keep_alive_serves_many_requests_on_one_connection(
         response = await read_response(reader)
         assert response.status == {"/docs": 302, "/perm": 301, "/healthz": 200, "/nope": 404}[path]
     writer.close()
-    assert app.calls == 2  # the probe and the not-found page
+    assert app.calls == 1  # the probe; the protocol answered the not-found itself
 
 
 async def test_pipelined_requests_are_answered_in_order(app: CountingApp, connect: Connect) -> None:
@@ -292,3 +297,75 @@ async def test_a_new_table_is_served_by_the_next_request(
     writer.write(get("/docs"))
     assert (await read_response(reader)).header(b"location") == b"https://example.com/v2"
     writer.close()
+
+
+async def test_a_plain_not_found_never_reaches_the_app_yet_is_counted(
+    app: CountingApp, connect: Connect, state: RedirectorState
+) -> None:
+    response = await exchange(connect, get("/nope", "User-Agent: curl/8.5", "Accept: */*"))
+    assert (response.status, response.body) == (404, b"short link not found\n")
+    assert response.header(b"location") is None
+    assert app.calls == 0
+    assert state.metrics.registry.get_sample_value("shortlink_not_found_total") == 1
+    assert sum(state.metrics.traffic.other_latency.counts) == 1
+
+
+async def test_a_head_not_found_sends_no_body_and_the_connection_goes_on(
+    app: CountingApp, connect: Connect
+) -> None:
+    reader, writer = await connect()
+    writer.write(get("/nope", method="HEAD") + get("/docs"))
+    first = await read_response(reader, head_request=True)
+    second = await read_response(reader)
+    writer.close()
+    assert (first.status, first.header(b"content-length"), second.status) == (404, b"21", 302)
+    assert app.calls == 0
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        get("/nope", "Accept: text/html,*/*"),  # a browser: the page with suggestions
+        get("/nope", "Accept: application/json"),
+        get("/%6eope"),  # percent-encoded
+        get("/nope/more"),  # a suffix
+        get("/nope+"),  # an inspect page
+        get("/"),
+        get("/Healthz"),  # a reserved name in another spelling: the pages decide
+        get("/readyz"),
+        b"GET /nope HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n",  # two Hosts
+        b"GET /nope HTTP/1.1\r\n\r\n",  # no Host
+        get("/nope", version="1.0"),
+        get("/nope", "Connection: close"),
+    ],
+)
+async def test_other_not_found_requests_are_left_to_the_app(
+    app: CountingApp, connect: Connect, request_bytes: bytes
+) -> None:
+    await exchange(connect, request_bytes)
+    assert app.calls == 1
+
+
+async def test_before_the_table_is_loaded_the_app_decides(
+    app: CountingApp, connect: Connect, state: RedirectorState
+) -> None:
+    state.ready = False
+    await exchange(connect, get("/nope"))
+    assert app.calls == 1
+
+
+async def test_probing_gets_429_from_the_protocol_while_redirects_flow(
+    app: CountingApp, connect: Connect, state: RedirectorState
+) -> None:
+    state.not_found_limiter = NotFoundLimiter(burst=2, per_second=0.01)
+    reader, writer = await connect()
+    answers = []
+    for path in ("/a1", "/a2", "/a3", "/docs", "/a4"):
+        writer.write(get(path))
+        answers.append(await read_response(reader))
+    writer.close()
+    assert [answer.status for answer in answers] == [404, 404, 429, 302, 429]
+    assert int(answers[2].header(b"retry-after") or 0) == 100  # one token takes 100 s
+    assert answers[3].header(b"retry-after") is None
+    assert app.calls == 0
+    assert state.metrics.registry.get_sample_value("shortlink_not_found_limited_total") == 2

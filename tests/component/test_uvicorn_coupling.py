@@ -31,6 +31,7 @@ SEE = (
 METHODS = {
     "__init__": ["self", "config", "server_state", "app_state", "_loop"],
     "on_message_begin": ["self"],
+    "on_header": ["self", "name", "value"],
     "on_headers_complete": ["self"],
     "on_body": ["self", "body"],
     "on_message_complete": ["self"],

@@ -19,13 +19,15 @@ import yaml
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import Stack
 from tests.cluster.helpers import Cluster, eventually, shortlink
+from tests.prometheus.conftest import NOT_FOUND_BURST
 from tests.prometheus.server import DASHBOARD, RULES, Prometheus
 
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
 PHONE_VISITS, BOT_VISITS, DESKTOP_VISITS, MISSES = 30, 10, 5, 600
-#: What the alert expressions should say about this traffic: a 404 spike, and one link in
-#: conflict. Every other alert stays quiet.
+#: What the alert expressions should say about this traffic: a 404 spike (most misses are
+#: answered 404 before the budget runs out), and one link in conflict. Every other alert stays
+#: quiet.
 EXPECTED_ALERTS = {"ShortlinkNotFoundSpike", "ShortlinkLinksInConflict"}
 
 
@@ -73,11 +75,15 @@ def traffic(control_plane: ControlPlane, observed_stack: Stack, prometheus: Prom
             client.get(f"/{docs}", headers={"user-agent": "Googlebot/2.1"})
         for _ in range(DESKTOP_VISITS):
             client.get(f"/{perm}", headers={"user-agent": DESKTOP})
-        for i in range(MISSES):
-            assert client.get(f"/no-such-link-{i}").status_code == 404
+        statuses = [client.get(f"/no-such-link-{i}").status_code for i in range(MISSES)]
+    # One client: its network's not-found budget runs out, and the rest are limited.
+    assert statuses[:NOT_FOUND_BURST] == [404] * NOT_FOUND_BURST
+    assert set(statuses) == {404, 429}
 
     def seen() -> None:
-        misses = prometheus.query("sum(shortlink_not_found_total)")
+        misses = prometheus.query(
+            "sum(shortlink_not_found_total) + sum(shortlink_not_found_limited_total)"
+        )
         assert [float(series["value"][1]) for series in misses] == [MISSES], misses
         visits = prometheus.query(f'sum(shortlink_redirects_total{{namespace="{ns}"}})')
         assert [float(series["value"][1]) for series in visits] == [
@@ -142,8 +148,9 @@ def test_redirect_panels_count_the_links_that_were_followed(
 
 
 def test_not_found_visitor_and_referrer_panels(prometheus: Prometheus, traffic: Traffic) -> None:
-    [[misses]] = run_panel(prometheus, traffic, "Not found per second")
+    [[misses], [limited]] = run_panel(prometheus, traffic, "Not found per second")
     assert float(misses["value"][1]) > 0
+    assert float(limited["value"][1]) > 0
     [visitors] = run_panel(prometheus, traffic, "Visitors by class")
     by_class = values(visitors, "class")
     assert by_class["mobile"] > 0
