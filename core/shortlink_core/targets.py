@@ -66,21 +66,27 @@ _MARKS: Final = (("{path}", "shortlinkpathplaceholder"), ("{query}", "shortlinkq
 
 def judge_target(url: str) -> str:
     """Like `judge_url`, but `{path}` and `{query}` may stand in the path, query or fragment."""
+    if any(mark in url.lower() for _, mark in _MARKS):
+        raise InvalidLink("url must not contain the text shortlink uses for its placeholders")
     marked = url
     for placeholder, mark in _MARKS:
         marked = marked.replace(placeholder, mark)
     if "{" in marked or "}" in marked:
         raise InvalidLink(f"url may contain only the placeholders {' and '.join(PLACEHOLDERS)}")
-    sent = judge_url(marked)
+    sent = _whatwg_form(marked)
     if any(mark in urlsplit(sent).netloc for _, mark in _MARKS):
         raise InvalidLink("placeholders may not stand in the host")
     for placeholder, mark in _MARKS:
         sent = sent.replace(mark, placeholder)
-    return sent
+    return _within_limit(sent)
 
 
 def judge_url(url: str) -> str:
     """Return the form `url` is sent in (its WHATWG serialisation), or raise `InvalidLink`."""
+    return _within_limit(_whatwg_form(url))
+
+
+def _whatwg_form(url: str) -> str:
     _refuse_characters(url, "url")
     scheme, authority = _split(url)
     host, port = _authority(authority)
@@ -100,6 +106,10 @@ def judge_url(url: str) -> str:
     sent: str = parsed["href"]
     if not sent.isascii() or any(c <= " " or c == "\x7f" for c in sent):
         raise InvalidLink("url cannot be sent as an ASCII Location")  # ada encodes; a safety net
+    return sent
+
+
+def _within_limit(sent: str) -> str:
     if len(sent) > MAX_URL_BYTES:
         raise InvalidLink(
             f"url must be at most {MAX_URL_BYTES} bytes as sent (percent-encoded and with the "

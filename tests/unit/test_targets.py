@@ -236,6 +236,14 @@ def test_ports_are_numbers_from_1_to_65535(url: str) -> None:
     assert "port" in refused(url)
 
 
+def test_a_template_is_limited_by_its_own_length() -> None:
+    fits = "https://example.com/{path}?q={query}&"
+    fits += "a" * (MAX_URL_BYTES - len(fits))
+    assert judge_target(fits) == fits
+    with pytest.raises(InvalidLink, match="at most 2048 bytes"):
+        judge_target(fits + "a")
+
+
 def test_the_limit_is_in_bytes_as_sent() -> None:
     # 363 characters with non-ASCII letters: 2,078 bytes once percent-encoded (issue 11).
     url = "https://example.com/" + "é" * 343
@@ -268,6 +276,7 @@ def test_templates_keep_their_placeholders(url: str, sent: str) -> None:
         ("https://{path}.example/", "may not stand in the host"),
         ("https://example.com/{other}", "only the placeholders"),
         ("https://example.com/{", "only the placeholders"),
+        ("https://example.com/shortlinkpathplaceholder", "text shortlink uses"),
     ],
 )
 def test_unknown_or_misplaced_placeholders_are_refused(url: str, why: str) -> None:
@@ -352,3 +361,20 @@ def test_every_link_the_operator_publishes_the_redirector_loads_as_it_was_writte
     decoded = decode_shard(encode_shard([Route(slug="x", link=link, namespace="n", name="x")]))
     assert decoded.rejected == ()
     assert [route.link.url for route in decoded.routes] == [link.url]
+
+
+@PROPERTIES
+@given(
+    st.one_of(
+        st.text(st.characters(codec="utf-8")),
+        st.text(st.characters(codec="utf-8")).map(lambda text: "https://" + text),
+        st.text(st.characters(codec="utf-8")).map(lambda text: "http://xn--" + text),
+    )
+)
+def test_the_judge_answers_any_text_with_a_url_or_a_reason(text: str) -> None:
+    for judge in (judge_url, judge_target):
+        try:
+            sent = judge(text)
+        except InvalidLink:  # anything else (a crash in a parser) fails the test
+            continue
+        assert sent.isascii()
