@@ -61,6 +61,11 @@ _IPV4: Final = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
 _INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 #: Stand-ins for `{path}` and `{query}` while a template is judged: letters only, which the
 #: WHATWG serialisation leaves alone wherever they stand (it would encode the braces).
+_ADA_ATTRIBUTES: Final = ("href", "protocol", "hostname", "port")
+#: What may not stand in a Location header: anything but printable ASCII.
+_UNSENDABLE: Final = re.compile(r"[^\x21-\x7e]")
+#: The ASCII characters refused anywhere in a URL, for the common all-ASCII case.
+_REFUSED_ASCII: Final = re.compile(r"[\x00-\x20\x7f\\]")
 _MARKS: Final = (("{path}", "shortlinkpathplaceholder"), ("{query}", "shortlinkqueryplaceholder"))
 
 
@@ -94,7 +99,7 @@ def _whatwg_form(url: str) -> str:
     if port == DEFAULT_PORTS[scheme]:
         port = None
     try:
-        parsed = ada_url.parse_url(url)
+        parsed = ada_url.parse_url(url, attributes=_ADA_ATTRIBUTES)
     except ValueError:
         raise InvalidLink("url is not a URL a browser can follow") from None
     seen = (parsed["protocol"], parsed["hostname"], parsed["port"])
@@ -104,7 +109,7 @@ def _whatwg_form(url: str) -> str:
             f"than its text says (host {host!r})"
         )
     sent: str = parsed["href"]
-    if not sent.isascii() or any(c <= " " or c == "\x7f" for c in sent):
+    if _UNSENDABLE.search(sent):
         raise InvalidLink("url cannot be sent as an ASCII Location")  # ada encodes; a safety net
     return sent
 
@@ -143,6 +148,8 @@ def _address(url: str) -> tuple[str, int | None]:
 def _refuse_characters(text: str, what: str) -> None:
     if not text:
         raise InvalidLink(f"{what} must not be empty")
+    if text.isascii() and not _REFUSED_ASCII.search(text):
+        return  # the common case, without a loop in Python
     for character in text:
         if character == "\\":
             raise InvalidLink(
@@ -226,6 +233,7 @@ def judge_host(text: str) -> str:
     return _host(text)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # links share hosts; a table load judges each entry
 def _host(text: str) -> str:
     """The ASCII host a browser connects to: IDNA 2008 names or a dotted-decimal IPv4 address."""
     try:
