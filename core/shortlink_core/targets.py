@@ -257,7 +257,7 @@ def _host(text: str) -> str:
 
 def _label(label: str, host: str) -> str:
     if not label:
-        raise InvalidLink(f"host {host!r} has an empty label (two dots in a row)")
+        raise InvalidLink(f"host {host!r} is not a valid host name: an empty label (two dots)")
     try:
         if not label.isascii():
             label = idna.encode(label).decode("ascii")

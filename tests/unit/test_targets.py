@@ -164,7 +164,11 @@ def test_hosts_go_through_idna_2008(url: str, sent: str) -> None:
     ],
 )
 def test_invalid_host_names_are_refused(url: str) -> None:
-    refused(url)
+    assert "host" in refused(url)
+
+
+def test_an_empty_label_is_not_a_valid_host_name() -> None:
+    assert "not a valid host name" in refused("https://bad..host.example/")
 
 
 @pytest.mark.parametrize(
