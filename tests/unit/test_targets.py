@@ -22,7 +22,11 @@ from shortlink_core.targets import MAX_URL_BYTES, judge_target, judge_url
 from tests.strategies import INVISIBLE_TRAPS, mutated_urls
 
 PROPERTIES = settings(
-    max_examples=400, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=400,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
