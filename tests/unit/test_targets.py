@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shortlink_core.errors import InvalidLink
-from shortlink_core.link import parse_link
+from shortlink_core.link import Link, parse_link
 from shortlink_core.table import Route, decode_shard, encode_shard
 from shortlink_core.targets import MAX_URL_BYTES, judge_target, judge_url
 from tests.strategies import INVISIBLE_TRAPS, mutated_urls
@@ -386,3 +386,21 @@ def test_the_judge_answers_any_text_with_a_url_or_a_reason(text: str) -> None:
         except InvalidLink:  # anything else (a crash in a parser) fails the test
             continue
         assert sent.isascii()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com\\.evil.com/",
+        "http://0x7f.1/",
+        "https://ex\u200bample.com/",
+        "https://example.com:443/",  # acceptable, but not the form the judge sends
+        "https://example.com/" + "%C3%A9" * 340,  # 2,060 bytes
+    ],
+)
+def test_the_redirector_refuses_a_table_entry_the_judge_would_not_send(url: str) -> None:
+    # A hand-edited routing ConfigMap: the entry is refused on its own, with the judge's reason.
+    route = Route(slug="x", link=Link(url=url, slug="x"), namespace="n", name="x")
+    decoded = decode_shard(encode_shard([route]))
+    assert decoded.routes == ()
+    assert len(decoded.rejected) == 1
