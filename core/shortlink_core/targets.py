@@ -71,15 +71,19 @@ _MARKS: Final = (("{path}", "shortlinkpathplaceholder"), ("{query}", "shortlinkq
 
 def judge_target(url: str) -> str:
     """Like `judge_url`, but `{path}` and `{query}` may stand in the path, query or fragment."""
-    if any(mark in url.lower() for _, mark in _MARKS):
+    lowered = url.lower()
+    if any(mark in lowered for _, mark in _MARKS):
         raise InvalidLink("url must not contain the text shortlink uses for its placeholders")
+    if "{" not in url and "}" not in url:
+        return judge_url(url)
     marked = url
     for placeholder, mark in _MARKS:
         marked = marked.replace(placeholder, mark)
     if "{" in marked or "}" in marked:
         raise InvalidLink(f"url may contain only the placeholders {' and '.join(PLACEHOLDERS)}")
     sent = _whatwg_form(marked)
-    if any(mark in urlsplit(sent).netloc for _, mark in _MARKS):
+    host = urlsplit(sent).netloc
+    if any(mark in host for _, mark in _MARKS):
         raise InvalidLink("placeholders may not stand in the host")
     for placeholder, mark in _MARKS:
         sent = sent.replace(mark, placeholder)
