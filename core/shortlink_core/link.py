@@ -104,6 +104,8 @@ class Link:
     @property
     def destinations(self) -> tuple[str, ...]:
         """Every URL the link may send a visitor to: url, rules, split arms, expiredURL."""
+        if not self.rules and not self.expired_url:
+            return (self.url,)  # most links; the operator asks on every pass
         rules = tuple(
             url for rule in self.rules for url in (rule.url, *(s.url for s in rule.split)) if url
         )

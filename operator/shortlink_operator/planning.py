@@ -160,13 +160,18 @@ def _refuse_loops(links: list[IndexedLink], base_url: str) -> list[IndexedLink]:
     # Hosts of every valid link, served or not: a fixed set, so two links on two hosts pointing
     # at each other are both refused whatever order they came in.
     hosts = frozenset(link.link.host for link in links if link.link is not None and link.link.host)
-    return [
-        replace(link, link=None, error=f"spec: {why}")
-        if link.link is not None
-        and (why := loop_back(link.link.destinations, base_url=base_url, hosts=hosts))
-        else link
-        for link in links
-    ]
+    refused = []
+    for index, link in enumerate(links):
+        if link.link is not None:
+            why = loop_back(link.link.destinations, base_url=base_url, hosts=hosts)
+            if why is not None:
+                refused.append((index, replace(link, link=None, error=f"spec: {why}")))
+    if not refused:
+        return links
+    links = list(links)
+    for index, invalid in refused:
+        links[index] = invalid
+    return links
 
 
 def _policy_violations(
