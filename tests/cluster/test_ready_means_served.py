@@ -15,7 +15,7 @@ import ada_url
 from hypothesis import strategies as st
 
 from shortlink_localcluster.stack import Stack
-from tests.cluster.helpers import Cluster, eventually, follow
+from tests.cluster.helpers import Cluster, eventually, follow, shortlink
 from tests.strategies import LABELS, batch, mutated_urls
 
 LINKS = 300
@@ -118,3 +118,17 @@ def test_every_ready_link_is_served_with_its_target_and_no_other_link_is(
         if name not in ready and (answer := follow(stack, name))[0] != 404
     }
     assert not served_anyway
+
+
+def test_a_target_back_at_the_shortener_is_never_published(
+    cluster: Cluster, stack: Stack, unique: str
+) -> None:
+    host = f"go-{unique}.example"
+    cluster.apply(shortlink(f"home-{unique}", f"{stack.base_url}/elsewhere"))
+    cluster.apply(shortlink(f"hosted-{unique}", "https://example.com/", host=host))
+    cluster.apply(shortlink(f"to-host-{unique}", f"https://{host.upper()}:8443/x"))
+    for name in (f"home-{unique}", f"to-host-{unique}"):
+        condition = cluster.wait_reason(name, "InvalidSpec")
+        assert "points back at this shortener" in condition["message"]
+        assert follow(stack, name)[0] == 404
+    cluster.wait_reason(f"hosted-{unique}", "Published")
