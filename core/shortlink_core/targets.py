@@ -15,10 +15,10 @@ The rules, as the README states them:
 
 - http or https, written `http://` or `https://` with a host; no credentials (`user@`);
 - no whitespace, control characters, invisible formatting characters (bidi controls, zero-width
-  characters) or backslashes anywhere;
+  characters, what UTS 46 silently drops from a host) or backslashes anywhere;
 - no percent-encoded characters in the host; international names are mapped by UTS 46 and encoded
-  by IDNA 2008 (`faß.de` is `xn--fa-hia.de`, never `fass.de`); every label a letter-digit-hyphen
-  name of at most 63 characters, the whole at most 253;
+  by IDNA 2008 (`faß.de` is `xn--fa-hia.de`, never `fass.de`); every label letters, digits,
+  inner hyphens and underscores, at most 63 characters, the whole at most 253;
 - IPv4 addresses only as four decimal numbers (`192.0.2.1`); hex, octal, shortened and
   single-number forms (`0x7f.1`, `0177.0.0.1`, `127.1`, `2130706433`) are refused, because
   browsers read them as an address that the text does not show; IPv6 in brackets, sent compressed;
