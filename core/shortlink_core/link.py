@@ -11,14 +11,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from shortlink_core.errors import InvalidLink
+from shortlink_core.targets import judge_target, judge_url
 from shortlink_core.templates import add_parameters
-from shortlink_core.validation import (
-    InvalidLink,
-    normalize_target,
-    normalize_url,
-    validate_host,
-    validate_slug,
-)
+from shortlink_core.validation import validate_host, validate_slug
 
 REDIRECT_CODES: Final = (301, 302, 307, 308)
 DEFAULT_REDIRECT_CODE: Final = 302
@@ -83,19 +79,38 @@ class Link:
         return ((self.slug,) if self.slug else ()) + self.aliases
 
     def with_utm_applied(self) -> "Link":
-        """The link with its UTM tags added to every destination (the table stores it so)."""
+        """The link with its UTM tags added to every destination (the table stores it so).
+
+        Each destination is judged again with its tags, so what the table holds is what the
+        judge sends (and within its byte limit); `parse_link` has checked that this succeeds.
+        """
         if not self.utm:
             return self
         tags = {f"utm_{key}": value for key, value in self.utm}
+
+        def tagged(url: str) -> str:
+            return judge_target(add_parameters(url, tags))
+
         rules = tuple(
             replace(
                 rule,
-                url=add_parameters(rule.url, tags) if rule.url else None,
-                split=tuple(Split(s.weight, add_parameters(s.url, tags)) for s in rule.split),
+                url=tagged(rule.url) if rule.url else None,
+                split=tuple(Split(s.weight, tagged(s.url)) for s in rule.split),
             )
             for rule in self.rules
         )
-        return replace(self, url=add_parameters(self.url, tags), utm=(), rules=rules)
+        return replace(self, url=tagged(self.url), utm=(), rules=rules)
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """Every URL the link may send a visitor to: url, rules, split arms, expiredURL."""
+        if not self.rules and not self.expired_url:
+            return (self.url,)  # most links; the operator asks on every pass
+        rules = tuple(
+            url for rule in self.rules for url in (rule.url, *(s.url for s in rule.split)) if url
+        )
+        expired = (self.expired_url,) if self.expired_url else ()
+        return (self.url, *rules, *expired)
 
 
 def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
@@ -136,7 +151,7 @@ def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
     rules = tuple(_rule(r, i) for i, r in enumerate(_list(spec, "rules")))
     if len(rules) > MAX_RULES:
         raise InvalidLink(f"spec.rules may hold at most {MAX_RULES} rules")
-    return Link(
+    link = Link(
         url=url,
         slug=slug,
         redirect_code=code,
@@ -148,11 +163,17 @@ def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
         utm=_utm(spec.get("utm")),
         active_from=active_from,
         expires_at=expires_at,
-        expired_url=normalize_url(expired_url) if expired_url else None,
+        expired_url=_judged(expired_url, "spec.expiredURL") if expired_url else None,
         suspended=_bool(spec, "suspended", False),
         description=description,
         rules=rules,
     )
+    if link.utm:
+        try:
+            link.with_utm_applied()
+        except InvalidLink as error:
+            raise InvalidLink(f"spec.utm: with the UTM tags added, {error}") from None
+    return link
 
 
 def link_to_entry(link: Link, *, slug: str) -> dict[str, Any]:
@@ -179,7 +200,16 @@ def _target(value: object, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidLink(f"{where} is required")
     try:
-        return normalize_target(value)
+        return judge_target(value)
+    except InvalidLink as error:
+        raise InvalidLink(f"{where}: {error}") from None
+
+
+def _judged(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidLink(f"{where} must be a string")
+    try:
+        return judge_url(value)
     except InvalidLink as error:
         raise InvalidLink(f"{where}: {error}") from None
 

@@ -4,7 +4,8 @@
 time, so the operator reaches the same table from the same links whatever order it saw them in,
 and tests need no cluster. A link's outcome is the first of these that applies:
 
-1. its spec is invalid: no route, `InvalidSpec`;
+1. its spec is invalid, or a destination points back at the shortener (its public base URL or a
+   host some link serves): no route, `InvalidSpec`;
 2. a `ShortLinkPolicy` of its namespace does not allow its slugs or host: `PolicyViolation`;
 3. it lost its slug to another link, or the slug is held for a deleted owner during the grace
    period: `SlugConflict` naming the holder (aliases it won are still served);
@@ -19,7 +20,7 @@ and tests need no cluster. A link's outcome is the first of these that applies:
 import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ from shortlink_core.table import (
     shard_index,
     shard_name,
 )
+from shortlink_core.targets import loop_back
 from shortlink_operator.conditions import Outcome, Reason, current_reason, desired_status
 from shortlink_operator.generated import choose_code, full_code
 from shortlink_operator.links import IndexedLink
@@ -98,7 +100,7 @@ def plan(
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Plan:
     """The table, statuses and Events for `links`; `table` is what the cluster's table says now."""
-    links = list(links)
+    links = _refuse_loops(list(links), settings.base_url)
     table = table or TableState()
     timestamp = _iso(now)
     refused = _policy_violations(links, policies, namespace_labels or {})
@@ -151,6 +153,25 @@ def plan(
     return Plan(
         shards=shards, statuses=statuses, events=events, next_change=min(moments, default=None)
     )
+
+
+def _refuse_loops(links: list[IndexedLink], base_url: str) -> list[IndexedLink]:
+    """`links`, those with a destination back at the shortener made invalid (`InvalidSpec`)."""
+    # Hosts of every valid link, served or not: a fixed set, so two links on two hosts pointing
+    # at each other are both refused whatever order they came in.
+    hosts = frozenset(link.link.host for link in links if link.link is not None and link.link.host)
+    refused = []
+    for index, link in enumerate(links):
+        if link.link is not None:
+            why = loop_back(link.link.destinations, base_url=base_url, hosts=hosts)
+            if why is not None:
+                refused.append((index, replace(link, link=None, error=f"spec: {why}")))
+    if not refused:
+        return links
+    links = list(links)
+    for index, invalid in refused:
+        links[index] = invalid
+    return links
 
 
 def _policy_violations(

@@ -19,9 +19,28 @@ from tests.cluster.helpers import Cluster, shortlink
         ({"url": "data:text/html,<b>hi</b>"}, "other schemes such as javascript:, data: or file:"),
         ({"url": "file:///etc/passwd"}, "url must be an absolute http:// or https:// URL"),
         ({"url": "https://admin:secret@example.com/"}, "url must not contain credentials"),
+        ({"url": "https://example.com/a b"}, "url must not contain whitespace, control"),
+        ({"url": "https://ex\u200bample.com/"}, "invisible formatting characters"),
+        ({"url": "https://\u202eexample.com/"}, "invisible formatting characters"),
+        ({"url": "https://example.com/\u00a0"}, "invisible formatting characters"),
+        ({"url": "https://example.com\\.evil.com/"}, "url must not contain a backslash"),
+        ({"url": "https://evil.com%00.example.com/"}, "must not contain percent-encoded"),
+        ({"url": "https://ex%C3%A4mple.com/"}, "must not contain percent-encoded"),
+        ({"url": "http://0x7f.1/"}, "an IPv4 address must be written as four decimal numbers"),
+        ({"url": "http://2130706433/"}, "an IPv4 address must be written as four decimal"),
+        ({"url": "http://127.1:8080/"}, "an IPv4 address must be written as four decimal"),
+        ({"url": "http://0177.0.0.1/"}, "an IPv4 address must be written as four decimal"),
         (
-            {"url": "https://example.com/a b"},
-            "url must not contain whitespace or control characters",
+            {"url": "https://e.com/", "rules": [{"url": "https://e.com\\@evil.com/"}]},
+            "spec.rules[0].url: Invalid value",
+        ),
+        (
+            {
+                "url": "https://e.com/",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "expiredURL": "https://ex%41mple.com/",
+            },
+            "expiredURL must be an absolute http:// or https:// URL without credentials",
         ),
         ({"url": "https:///path-only"}, "url must have a host"),
         ({"url": "https://example.com/" + "a" * 2048}, "spec.url: Too long"),
@@ -53,6 +72,23 @@ def test_invalid_links_fail_at_apply_time_with_a_readable_message(
     assert result.returncode != 0
     assert message in result.stderr
     assert "bad" not in cluster.kubectl("get", "shortlinks", "-o", "name").stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/",
+        "http://192.0.2.1:8080/x",
+        "https://[2001:db8::1]/",
+        "https://faß.de/straße?q=ä#x",
+        "https://example.com/{path}?q={query}",
+        "https://example.123.com/",
+        "https://example.com/%5C",
+    ],
+)
+def test_the_crd_lets_good_targets_through(cluster: Cluster, url: str) -> None:
+    result = cluster.apply(shortlink("good", url), check=False)
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("name", ["healthz", "ready-z", "favicon.ico", "favicon-ico"])

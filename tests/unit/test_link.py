@@ -8,7 +8,7 @@ from shortlink_core.validation import InvalidLink
 
 def test_slug_defaults_to_the_object_name_and_code_to_302() -> None:
     assert parse_link({"url": "https://example.com"}, name="docs") == Link(
-        slug="docs", url="https://example.com", redirect_code=302
+        slug="docs", url="https://example.com/", redirect_code=302
     )
 
 
@@ -93,3 +93,33 @@ def test_utm_tags_are_added_to_every_destination_without_overriding() -> None:
     ).with_utm_applied()
     assert link.url == "https://e.com/?utm_source=own&utm_campaign=q3"
     assert link.rules[0].split[0].url == "https://a.e/?utm_source=chat&utm_campaign=q3"
+
+
+def test_every_destination_is_judged_in_the_form_it_is_sent() -> None:
+    link = parse_link(
+        {
+            "url": "HTTPS://Example.COM:443",
+            "expiresAt": "2030-01-01T00:00:00Z",
+            "expiredURL": "https://faß.de/archiv",
+            "rules": [{"url": "https://bücher.example/", "split": None}],
+        },
+        name="x",
+    )
+    assert link.destinations == (
+        "https://example.com/",
+        "https://xn--bcher-kva.example/",
+        "https://xn--fa-hia.de/archiv",
+    )
+
+
+def test_a_target_over_the_byte_limit_once_encoded_is_invalid() -> None:
+    # 363 characters, 2,078 bytes once percent-encoded: never Ready (issue 11).
+    with pytest.raises(InvalidLink, match=r"spec.url: .*at most 2048 bytes as sent"):
+        parse_link({"url": "https://example.com/" + "é" * 343}, name="x")
+
+
+def test_utm_tags_that_push_a_target_over_the_limit_make_it_invalid() -> None:
+    url = "https://example.com/" + "a" * 2000
+    assert parse_link({"url": url}, name="x").url == url
+    with pytest.raises(InvalidLink, match=r"spec.utm: .*at most 2048 bytes"):
+        parse_link({"url": url, "utm": {"campaign": "c" * 40}}, name="x")

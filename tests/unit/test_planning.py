@@ -168,3 +168,30 @@ def test_no_status_to_write_when_every_link_already_shows_its_outcome() -> None:
     first = plan(links, settings=SETTINGS, now=NOW)
     settled: list[IndexedLink] = [replace(link, status=first.statuses[link.key]) for link in links]
     assert plan(settled, settings=SETTINGS, now=NOW + 60).statuses == {}
+
+
+def test_a_destination_back_at_the_shortener_is_invalid_never_served() -> None:
+    result = run(
+        obj("base", url="https://go.example/other"),  # the public base URL's host and port
+        obj("base-dot", url="https://GO.example.:443/x"),
+        obj("hosted", url="https://links.example/x", host="links.example"),
+        obj("to-hosted", url="http://links.example:8080/y"),  # a host links serve, any port
+        obj("rule", url="https://example.com/", rules=[{"url": "https://links.example/z"}]),
+        obj("expired", expiresAt="2030-01-01T00:00:00Z", expiredURL="https://go.example/"),
+        obj("other-port", url="https://go.example:8443/"),  # not the base URL's port
+        obj("elsewhere", url="https://example.com/"),
+    )
+    for name in ("base", "base-dot", "hosted", "to-hosted", "rule", "expired"):
+        status = ready(result, name)
+        assert (status["status"], status["reason"]) == ("False", "InvalidSpec"), name
+        assert "points back at this shortener" in status["message"]
+    assert set(served(result)) == {"other-port", "elsewhere"}
+
+
+def test_two_hosts_pointing_at_each_other_are_both_refused_in_any_order() -> None:
+    a = obj("a", url="https://b.example/", host="a.example")
+    b = obj("b", url="https://a.example/", host="b.example")
+    for order in ((a, b), (b, a)):
+        result = run(*order)
+        assert served(result) == {}
+        assert ready(result, "a")["reason"] == ready(result, "b")["reason"] == "InvalidSpec"
