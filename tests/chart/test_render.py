@@ -237,13 +237,13 @@ def test_link_owners_roles_aggregate_into_view_and_edit() -> None:
     assert all("shortlinks/status" not in rule["resources"] for rule in edit["rules"])
 
 
-def test_the_admission_policy_is_the_shipped_file_and_can_be_left_out() -> None:
+def test_the_admission_policy_is_the_shipped_file_and_can_be_left_out(chart: Path) -> None:
     shipped = list(
         yaml.safe_load_all((CHART / "files/admission/shortlink-policy.yaml").read_text())
     )
     rendered = [o for o in render(CHART) if o["kind"].startswith("ValidatingAdmissionPolicy")]
     assert [o["spec"] for o in rendered] == [o["spec"] for o in shipped]
-    off = render(CHART, {"admissionPolicy": {"enabled": False}, "userRoles": {"enabled": False}})
+    off = render(chart, {"admissionPolicy": {"enabled": False}, "userRoles": {"enabled": False}})
     kinds = {o["kind"] for o in off}
     assert not {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} & kinds
     assert not {"shortlink-view", "shortlink-edit"} & {_name(o) for o in off}
