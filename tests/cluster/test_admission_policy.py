@@ -86,10 +86,12 @@ def test_slugs_outside_the_allowed_prefixes_are_refused(
                              "allowedSlugPrefixes": ["team-a-"]},
     )  # fmt: skip
     message = refused(cluster, shortlink("x", "https://example.com/", slug="docs"), namespace)
-    assert (
-        f"slug docs is not allowed in namespace {namespace} by ShortLinkPolicy {name}: "
-        "slugs there must start with team-a-"
-    ) in message
+    assert message == (
+        'Error from server (Forbidden): error when creating "STDIN": shortlinks.shortlink.dev "x" '
+        "is forbidden: ValidatingAdmissionPolicy 'shortlink-policy' with binding "
+        "'shortlink-policy' denied request: slug docs is not allowed in namespace "
+        f"{namespace} by ShortLinkPolicy {name}: slugs there must start with team-a-\n"
+    )
     for manifest in (
         shortlink("x", "https://example.com/", slug="team-a-docs", aliases=["docs"]),
         shortlink("docs", "https://example.com/"),  # the name is the slug

@@ -86,6 +86,27 @@ def test_create_reports_why_a_link_is_not_served(
     assert f"{cluster.namespace}/owner" in result.stderr
 
 
+def test_an_expired_link_prints_its_short_url_and_says_why_it_is_not_served(
+    cluster: Cluster, stack: Stack, unique: str
+) -> None:
+    result = plugin(
+        cluster, "create", "old", "--url", "https://example.com/o", "--slug", f"old-{unique}",
+        "--expires", "2001-01-01T00:00:00Z", "-n", cluster.namespace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{stack.base_url}/old-{unique}\n"
+    assert result.stderr.startswith("not served now: Expired: ")
+
+
+def test_no_wait_returns_at_once(cluster: Cluster, unique: str) -> None:
+    result = plugin(
+        cluster, "create", "quick", "--url", "https://example.com/q", "--no-wait",
+        "-n", cluster.namespace,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, "shortlink.shortlink.dev/quick created\n")
+    assert cluster.get("shortlink", "quick")["spec"]["url"] == "https://example.com/q"
+
+
 def test_an_invalid_link_is_refused_before_it_reaches_the_cluster(cluster: Cluster) -> None:
     result = plugin(
         cluster, "create", "bad", "--url", "https://bad..host/", "-n", cluster.namespace
@@ -294,11 +315,18 @@ def test_lint_against_the_cluster(cluster: Cluster, stack: Stack, tmp_path: Path
     )
     offline = plugin(cluster, "lint", str(manifests), "-n", ns)
     assert (offline.returncode, offline.stdout) == (0, "no problems found\n")
+    # Only the API server refuses this one: the operator would accept the host in any case.
+    (manifests / "upper.yaml").write_text(
+        shortlink("upper", "https://example.com/u", slug=f"up-{ns}", host="Go.Example.com")
+    )
     online = plugin(cluster, "lint", "--cluster", str(manifests), "-n", ns)
     assert online.returncode == 1
-    [line] = online.stdout.splitlines()
-    assert line.startswith(f"{manifests / 'new.yaml'}:1: error: {ns}/newcomer:")
-    assert f"already claimed in the cluster by {ns}/owner" in line
+    first, second = online.stdout.splitlines()
+    assert first.startswith(f"{manifests / 'new.yaml'}:1: error: {ns}/newcomer:")
+    assert f"already claimed in the cluster by {ns}/owner" in first
+    assert second.startswith(f"{manifests / 'upper.yaml'}:1: error: {ns}/upper: the API server")
+    assert "host must be a lowercase DNS name" in second
+    assert cluster.kubectl("get", "shortlink", "upper", check=False).returncode == 1
 
 
 def test_the_roles_aggregate_into_view_and_edit_and_are_enough(
