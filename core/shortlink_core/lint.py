@@ -111,13 +111,16 @@ def lint_manifests(
 
 def _problem(body: Mapping[str, Any], api_version: str) -> str | None:
     """What is wrong with one ShortLink object on its own, by the operator's rules."""
+    if not isinstance(body.get("metadata"), Mapping):
+        return "metadata must be an object with a name"
     kind = body.get("kind")
     if kind != KIND:
         return f"{GROUP} has no kind {kind!r} (known: {KIND}, {POLICY_KIND})"
     if api_version != API_VERSION:
         return f"apiVersion {api_version} is not served; use {API_VERSION}"
-    if not (body.get("metadata") or {}).get("name"):
-        return "metadata.name is required"
+    name = body["metadata"].get("name")
+    if not isinstance(name, str) or not name:
+        return "metadata.name is required, as a string"
     try:
         spec_link(body)
     except InvalidLink as error:
@@ -126,7 +129,9 @@ def _problem(body: Mapping[str, Any], api_version: str) -> str | None:
 
 
 def _object_name(body: Mapping[str, Any], namespace: str) -> str:
-    metadata = body.get("metadata") or {}
+    metadata = body.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return f"{namespace}/"
     return f"{metadata.get('namespace') or namespace}/{metadata.get('name', '')}"
 
 

@@ -377,3 +377,19 @@ def _user(cluster: Cluster, tmp_path: Path, *roles: str) -> Path:
     config["contexts"][0]["context"]["namespace"] = cluster.namespace
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def test_lint_against_the_cluster_as_a_viewer_warns_what_it_could_not_check(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    roles = [o for o in render(CHART) if o["metadata"]["name"] == "shortlink-view"]
+    manifest = "\n---\n".join(json.dumps(role) for role in roles)
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest)
+    kubeconfig = _user(cluster, tmp_path, "shortlink-view")
+    path = tmp_path / "link.yaml"
+    path.write_text(shortlink("fine", "https://example.com/", slug=f"fine-{cluster.namespace}"))
+    result = plugin(cluster, "lint", "--cluster", str(path), "-o", "json", kubeconfig=kubeconfig)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert finding["severity"] == "warning"
+    assert finding["message"].startswith("not checked by the API server (no permission)")

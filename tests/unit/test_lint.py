@@ -134,6 +134,13 @@ def test_unknown_versions_and_kinds_of_the_group_are_errors(
     assert message in lint_paths([str(path)])[0].message
 
 
+@pytest.mark.parametrize("metadata", ["docs", None, {"namespace": "a"}, {"name": 7}, {"name": ""}])
+def test_a_link_without_a_usable_name_is_an_error(tmp_path: Path, metadata: object) -> None:
+    path = write(tmp_path, "a.yaml", link("docs") | {"metadata": metadata})
+    [finding] = lint_paths([str(path)])
+    assert finding.message.startswith("metadata")
+
+
 def test_other_objects_and_policies_are_left_alone(tmp_path: Path) -> None:
     policy: dict[str, Any] = {"apiVersion": "shortlink.dev/v1alpha1", "kind": "ShortLinkPolicy"}
     policy |= {"metadata": {"name": "p"}, "spec": {"allowedSlugPrefixes": [""]}}
