@@ -16,6 +16,7 @@ from shortlink_core.link import parse_link
 from shortlink_core.lint import lint_paths, main, render
 from shortlink_core.table import Release
 from shortlink_core.validation import InvalidLink
+from shortlink_localcluster.stack import REPO
 
 
 def link(name: str, url: str = "https://example.com/", **spec: Any) -> dict[str, Any]:
@@ -233,3 +234,7 @@ def test_python_dash_m_runs_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stdout.startswith(f"{bad}:1: error: default/x: spec.url")
+
+
+def test_the_repositorys_examples_pass() -> None:
+    assert lint_paths([str(REPO / "examples")]) == []
