@@ -19,10 +19,9 @@ from typing import Any
 class KubectlError(RuntimeError):
     """kubectl failed; the message is its own error output."""
 
-    def __init__(self, message: str, *, forbidden: bool = False, not_found: bool = False) -> None:
+    def __init__(self, message: str, *, forbidden: bool = False) -> None:
         super().__init__(message)
         self.forbidden = forbidden
-        self.not_found = not_found
 
 
 def kubectl_binary() -> str:
@@ -65,8 +64,8 @@ class Kubectl:
             error = result.stderr.strip() or f"kubectl exited with {result.returncode}"
             raise KubectlError(
                 error,
-                forbidden="Forbidden" in error or "forbidden" in error,
-                not_found="NotFound" in error or "not found" in error,
+                # kubectl's "Error from server (Reason): ...": the reason, not words in names.
+                forbidden="(Forbidden)" in error,
             )
         return result.stdout
 
