@@ -1,10 +1,11 @@
 """`python -m shortlink_core.lint PATH...`: catch a bad ShortLink before it is merged.
 
 Reads manifests from files and folders (`shortlink_core.manifests`), and for every ShortLink
-applies the operator's own validation (`shortlink_core.link.parse_link`, the function the operator
-and the redirector run: no rule is written here a second time), then looks for slug conflicts
-across the files by the routing keys the operator and the redirector use
-(`shortlink_core.claims`). Given the cluster's links and held slugs (`kubectl shortlink lint
+applies the CRD's structural schema (`shortlink_core.schema`, read from the CRD itself: unknown
+fields, types, enums, sizes) and the operator's own validation (`shortlink_core.link.parse_link`,
+the function the operator and the redirector run: no rule is written here a second time), then
+looks for slug conflicts across the files by the routing keys the operator and the redirector
+use (`shortlink_core.claims`). Given the cluster's links and held slugs (`kubectl shortlink lint
 --cluster` fetches them), it also reports claims that lose to a link already in the cluster.
 
 Output is for people (`path:line: error: ...`), for programs (`-o json`) or for GitHub Actions
@@ -23,6 +24,7 @@ from typing import Any, Final, Literal, TextIO
 from shortlink_core.api import API_VERSION, GROUP, KIND, POLICY_KIND
 from shortlink_core.claims import Claim, claims_of, spec_link
 from shortlink_core.manifests import Manifest, ManifestError, manifest_files, read_manifests
+from shortlink_core.schema import schema_errors
 from shortlink_core.table import Release
 from shortlink_core.validation import InvalidLink
 
@@ -95,11 +97,12 @@ def lint_manifests(
         if group != GROUP or body.get("kind") == POLICY_KIND:
             continue  # a policy is cluster-scoped and checked by its CRD; it claims nothing
         where = _object_name(body, namespace)
-        problem = _problem(body, f"{group}/{version}")
-        if problem is None and where in seen:
-            problem = f"{where} is also defined at {seen[where].path}:{seen[where].line}"
-        if problem is not None:
-            findings.append(Finding(manifest.path, manifest.line, "error", where, problem))
+        problems = _problems(body, f"{group}/{version}")
+        if not problems and where in seen:
+            problems = [f"{where} is also defined at {seen[where].path}:{seen[where].line}"]
+        if problems:
+            for problem in problems:
+                findings.append(Finding(manifest.path, manifest.line, "error", where, problem))
             continue
         seen[where] = manifest
         ns = where.split("/", 1)[0]
@@ -109,23 +112,26 @@ def lint_manifests(
     return sorted(findings, key=lambda f: (f.path, f.line))
 
 
-def _problem(body: Mapping[str, Any], api_version: str) -> str | None:
-    """What is wrong with one ShortLink object on its own, by the operator's rules."""
-    if not isinstance(body.get("metadata"), Mapping):
-        return "metadata must be an object with a name"
+def _problems(body: Mapping[str, Any], api_version: str) -> list[str]:
+    """What is wrong with one ShortLink object on its own: the CRD's structure first, then the
+    operator's rules (which hold every CEL rule of the CRD)."""
     kind = body.get("kind")
     if kind != KIND:
-        return f"{GROUP} has no kind {kind!r} (known: {KIND}, {POLICY_KIND})"
+        return [f"{GROUP} has no kind {kind!r} (known: {KIND}, {POLICY_KIND})"]
     if api_version != API_VERSION:
-        return f"apiVersion {api_version} is not served; use {API_VERSION}"
-    name = body["metadata"].get("name")
+        return [f"apiVersion {api_version} is not served; use {API_VERSION}"]
+    metadata = body.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
     if not isinstance(name, str) or not name:
-        return "metadata.name is required, as a string"
+        return ["metadata.name is required, as a string"]
+    structure = schema_errors(body)
+    if structure:
+        return structure
     try:
         spec_link(body)
     except InvalidLink as error:
-        return str(error)
-    return None
+        return [str(error)]
+    return []
 
 
 def _object_name(body: Mapping[str, Any], namespace: str) -> str:
