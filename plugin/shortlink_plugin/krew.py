@@ -4,7 +4,8 @@ krew installs a plugin from an archive named in a manifest, checked by its SHA-2
 holds `plugin/krew/kubectl-shortlink`, a launcher for the installed Python package, and is built
 byte for byte the same every time (fixed times, owners and order), so the SHA-256 in the checked-in
 manifest (`plugin/krew/shortlink.yaml`) can be compared with a fresh build by a test. Running this
-module writes the archive into DIR (default `dist/`) and prints its SHA-256.
+module from a source checkout (the launcher is not in the wheel) writes the archive into DIR
+(default `dist/`) and prints its SHA-256.
 """
 
 import gzip
