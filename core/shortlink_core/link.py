@@ -143,6 +143,8 @@ def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
     if active_from is not None and expires_at is not None and expires_at <= active_from:
         raise InvalidLink("spec.expiresAt must be later than spec.activeFrom")
     expired_url = spec.get("expiredURL")
+    if expired_url and expires_at is None:
+        raise InvalidLink("spec.expiredURL needs spec.expiresAt (the CRD refuses one without it)")
     description = spec.get("description") or ""
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_LENGTH:
         raise InvalidLink(

@@ -55,6 +55,8 @@ def test_the_defaults_render_the_core_and_nothing_optional() -> None:
         "RoleBinding",
         "Service",
         "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ]
 
 
@@ -235,3 +237,26 @@ def test_crds_can_be_left_out_or_not_kept() -> None:
 
 def _name(obj: dict[str, Any]) -> str:
     return str(obj["metadata"]["name"])
+
+
+def test_link_owners_roles_aggregate_into_view_and_edit() -> None:
+    roles = {_name(r): r for r in of_kind(render(CHART), "ClusterRole")}
+    view, edit = roles["shortlink-view"], roles["shortlink-edit"]
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert view["metadata"]["labels"][aggregate + "view"] == "true"
+    assert edit["metadata"]["labels"][aggregate + "edit"] == "true"
+    assert aggregate + "view" not in edit["metadata"]["labels"]  # viewers never write
+    assert {verb for rule in view["rules"] for verb in rule["verbs"]} == {"get", "list", "watch"}
+    assert all("shortlinks/status" not in rule["resources"] for rule in edit["rules"])
+
+
+def test_the_admission_policy_is_the_shipped_file_and_can_be_left_out(chart: Path) -> None:
+    shipped = list(
+        yaml.safe_load_all((CHART / "files/admission/shortlink-policy.yaml").read_text())
+    )
+    rendered = [o for o in render(CHART) if o["kind"].startswith("ValidatingAdmissionPolicy")]
+    assert [o["spec"] for o in rendered] == [o["spec"] for o in shipped]
+    off = render(chart, {"admissionPolicy": {"enabled": False}, "userRoles": {"enabled": False}})
+    kinds = {o["kind"] for o in off}
+    assert not {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} & kinds
+    assert not {"shortlink-view", "shortlink-edit"} & {_name(o) for o in off}

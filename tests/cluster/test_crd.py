@@ -164,3 +164,20 @@ def test_kubectl_explain_documents_every_spec_field(cluster: Cluster) -> None:
     for field in fields:
         assert f"\n  {field}\t" in explained
     assert "Defaults to" in explained
+
+
+def test_links_can_be_selected_by_slug_and_host(cluster: Cluster) -> None:
+    cluster.apply(shortlink("one", "https://example.com/1", slug="docs", host="go.example.com"))
+    cluster.apply(shortlink("two", "https://example.com/2", slug="wiki", host="go.example.com"))
+    cluster.apply(shortlink("docs", "https://example.com/3"))  # slug from the name: not in spec
+
+    def selected(selector: str) -> list[str]:
+        got = cluster.kubectl("get", "sl", "--field-selector", selector, "-o", "name")
+        return sorted(got.stdout.split())
+
+    assert selected("spec.slug=docs") == ["shortlink.shortlink.dev/one"]
+    assert selected("spec.host=go.example.com") == [
+        "shortlink.shortlink.dev/one",
+        "shortlink.shortlink.dev/two",
+    ]
+    assert selected("spec.host=go.example.com,spec.slug!=docs") == ["shortlink.shortlink.dev/two"]

@@ -53,6 +53,7 @@ def test_object_name_used_as_slug_is_validated_too() -> None:
             "later than",
         ),
         ({"url": "https://e.com", "expiresAt": "2030-01-01T00:00:00"}, "needs a time zone"),
+        ({"url": "https://e.com", "expiredURL": "https://e.com/old"}, "needs spec.expiresAt"),
         ({"url": "https://e.com", "rules": [{"when": {}}]}, "exactly one of url or split"),
         (
             {"url": "https://e.com", "rules": [{"split": [{"weight": 0, "url": "https://a.e"}]}]},
