@@ -61,7 +61,9 @@ def test_redirect_code_defaults_to_302(cluster: Cluster) -> None:
     assert cluster.get("shortlink", "plain")["spec"]["redirectCode"] == 302
 
 
-def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster, stack: Stack) -> None:
+def test_kubectl_get_sl_shows_slug_url_code_ready_visits_and_age(
+    cluster: Cluster, stack: Stack
+) -> None:
     cluster.apply(
         shortlink(
             "shown",
@@ -73,14 +75,15 @@ def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster, stac
     cluster.wait_reason("shown", "Published")
     for resource in ("sl", "shortlinks", "shortlink.shortlink.dev"):
         header, row = cluster.kubectl("get", resource).stdout.splitlines()[:2]
-        assert header.split() == ["NAME", "SLUG", "URL", "CODE", "READY", "REASON", "AGE"]
-        assert row.split()[:6] == [
+        assert header.split() == ["NAME", "SLUG", "URL", "CODE", "READY", "REASON", "VISITS", "AGE"]
+        assert row.split()[:7] == [
             "shown",
             f"shown-{cluster.namespace}",
             "https://example.com/shown",
             "301",
             "True",
             "Published",
+            "<none>",  # no visits written: this operator runs without --prometheus-url
         ]
 
 
