@@ -87,13 +87,14 @@ def reporter(
     clock: Clock,
     *,
     rate: float = 1000.0,
+    interval: float = 60.0,
     leadership: FakeLeadership | None = None,
 ) -> VisitReporter:
     return VisitReporter(
         kube=kube,
         prometheus=prometheus,  # type: ignore[arg-type]
         links=lambda: known,
-        interval=60.0,
+        interval=interval,
         writes_per_second=rate,
         leadership=leadership,  # type: ignore[arg-type]
         clock=lambda: NOW,
@@ -162,8 +163,25 @@ async def test_prometheus_away_leaves_statuses_alone_counts_and_backs_off() -> N
     with pytest.raises(RuntimeError, match="stop"):
         await task.run()
     assert kube.patches == []
-    assert clock.slept == [5.0, 10.0, 20.0]  # backoff, each at most the interval
+    assert clock.slept == [5.0, 10.0, 20.0]  # backoff
     assert sample(kube.metrics, "shortlink_operator_visits_polls_total", result="error") == 3
+
+
+async def test_the_backoff_never_waits_longer_than_the_interval() -> None:
+    clock = Clock()
+    prometheus = FakePrometheus({})
+    prometheus.down = True
+    task = reporter(FakeKube(), prometheus, links(), clock, interval=8.0)
+
+    async def stop_after_three_sleeps(seconds: float) -> None:
+        clock.slept.append(seconds)
+        if len(clock.slept) == 3:
+            raise RuntimeError("stop")
+
+    task._sleep = stop_after_three_sleeps
+    with pytest.raises(RuntimeError, match="stop"):
+        await task.run()
+    assert clock.slept == [5.0, 8.0, 8.0]
 
 
 async def test_a_standby_neither_asks_prometheus_nor_writes() -> None:
