@@ -4,9 +4,9 @@ The redirector counts redirects in `shortlink_redirects_total{namespace,name,cod
 the system of record. Each poll asks it four instant questions, all evaluated at the same moment:
 how much each link's counters grew over the last 24 hours, 7 days and 30 days (summed over codes
 and redirector pods, so replicas and restarts add up), and over the last *lookback* (the poll
-interval plus a margin for scrapes). This module writes those queries, reads their answers into
-`Visits` values, and diffs them against the statuses the links carry, so only links whose numbers
-changed are written.
+interval plus a margin for scrapes); only links that grew come back. This module writes those
+queries, reads their answers into `Visits` values, and diffs them against the statuses the links
+carry, so only links whose numbers changed are written.
 
 `lastVisitTime` is the evaluation time of a poll whose lookback saw the counter grow. Polls'
 lookbacks overlap (so no visit falls between two), hence it is never earlier than the real last
@@ -64,15 +64,19 @@ def queries(*, lookback_seconds: int) -> dict[str, str]:
     """The PromQL of each answer a poll needs, by name (the `Visits` field or `RECENT`)."""
     series = f'{METRIC}{{namespace!="{OVERFLOW}"}}'
     windows = [*WINDOWS, (RECENT, f"{lookback_seconds}s")]
+    # `> 0`: only links with visits come back, so an answer grows with the links people follow,
+    # not with every link served (absent means none).
     return {
-        name: f"sum by (namespace, name) (increase({series}[{window}]))" for name, window in windows
+        name: f"sum by (namespace, name) (increase({series}[{window}])) > 0"
+        for name, window in windows
     }
 
 
 def read_vector(result: Iterable[Mapping[str, Any]]) -> dict[Key, float]:
     """An instant vector from Prometheus's JSON (`data.result`) as {(namespace, name): value}.
 
-    A sample without both labels, or with a value that is not a finite number, is left out.
+    A sample without both labels, or with a value that is not a finite positive number, is left
+    out: absent means no visits.
     """
     values: dict[Key, float] = {}
     for sample in result:
@@ -82,7 +86,7 @@ def read_vector(result: Iterable[Mapping[str, Any]]) -> dict[Key, float]:
             value = float(sample["value"][1])
         except (KeyError, IndexError, TypeError, ValueError):
             continue
-        if namespace and name and value == value and abs(value) != float("inf"):
+        if namespace and name and 0 < value < float("inf"):
             values[(namespace, name)] = value
     return values
 
@@ -136,12 +140,16 @@ def changes(
     """Every link whose visits differ from what it shows; `shown` overrides a link's status with
     what was written but not yet seen back through the watch."""
     shown = shown or {}
+    answered: set[Key] = set().union(*answers.values())
     found: list[Change] = []
     for link in links:
-        current = shown.get(link.key) or current_visits(link.status)
-        wanted = wanted_visits(answers, link.key, current=current, now=now)
+        key = link.key
+        if key not in answered and key not in shown and "visits" not in link.status:
+            continue  # no visits, none shown: the common case at scale, decided cheaply
+        current = shown.get(key) or current_visits(link.status)
+        wanted = wanted_visits(answers, key, current=current, now=now)
         if wanted != current:
-            found.append(Change(link.key, wanted, abs(wanted.last24h - current.last24h)))
+            found.append(Change(key, wanted, abs(wanted.last24h - current.last24h)))
     return found
 
 

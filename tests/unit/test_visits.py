@@ -47,9 +47,10 @@ def test_the_queries_sum_each_window_by_link_without_the_overflow_series() -> No
     asked = queries(lookback_seconds=360)
     assert set(asked) == {"last24h", "last7d", "last30d", RECENT}
     assert asked["last7d"] == (
-        'sum by (namespace, name) (increase(shortlink_redirects_total{namespace!="_overflow"}[7d]))'
+        "sum by (namespace, name) "
+        '(increase(shortlink_redirects_total{namespace!="_overflow"}[7d])) > 0'
     )
-    assert asked[RECENT].endswith("[360s]))")
+    assert asked[RECENT].endswith("[360s])) > 0")
 
 
 def test_a_vector_is_read_by_namespace_and_name() -> None:
@@ -58,6 +59,8 @@ def test_a_vector_is_read_by_namespace_and_name() -> None:
         {"metric": {"namespace": "team"}, "value": [NOW, "3"]},  # no name: not a link
         {"metric": {"namespace": "team", "name": "nan"}, "value": [NOW, "NaN"]},
         {"metric": {"namespace": "team", "name": "inf"}, "value": [NOW, "+Inf"]},
+        {"metric": {"namespace": "team", "name": "zero"}, "value": [NOW, "0"]},
+        {"metric": {"namespace": "team", "name": "negative"}, "value": [NOW, "-1"]},
         {"metric": {"namespace": "team", "name": "bad"}, "value": [NOW, "x"]},
         {"metric": {"namespace": "team", "name": "short"}, "value": []},
     ]
