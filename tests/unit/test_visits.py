@@ -175,3 +175,8 @@ def test_never_written_links_go_first_then_the_longest_waiting_then_the_biggest_
     }
     order = [c.key[1] for c in write_order(pending, last_written=last_written)]
     assert order == ["new", "old-big", "old-small", "recent"]
+
+
+def test_visits_older_than_the_lookback_set_no_last_visit_when_none_is_known() -> None:
+    seen = answers(last24h={KEY: 2.0}, last7d={KEY: 2.0}, last30d={KEY: 2.0})
+    assert wanted_visits(seen, KEY, current=NO_VISITS, now=NOW) == Visits(2, 2, 2, None)
