@@ -3,13 +3,15 @@
 The tier's operator is restarted with `--prometheus-url` pointing at the tier's real Prometheus,
 which scrapes the real redirector every second. Real requests follow a link; the operator (a real
 process) reads the counts back through Prometheus's HTTP API and writes them to the ShortLink's
-status through the real API server, without touching the fields the publisher writes. With
-Prometheus away, statuses stay as they were and links are still published.
+status through the real API server, without touching the fields the publisher writes. A
+standby operator (no Lease) neither polls nor writes. With Prometheus away, statuses stay as they
+were and links are still published.
 """
 
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -100,6 +102,25 @@ def test_followed_links_show_their_visits_in_status(
     column = header.index("VISITS")
     shown = {row.split()[0]: row[column : header.index("AGE")].strip() for row in rows}
     assert shown == {"followed": str(VISITS), "ignored": ""}
+
+
+def test_a_standby_operator_neither_polls_nor_writes(
+    reporting: Stack, prometheus: Prometheus, tmp_path: Path
+) -> None:
+    standby = Stack(reporting.control_plane, namespace=reporting.namespace, log_dir=tmp_path)
+    standby.start_operator("--prometheus-url", prometheus.url, "--visits-interval-seconds", "1")
+    try:
+        polled = 'shortlink_operator_visits_polls_total{result="success"}'
+        start = metric(reporting, polled)
+
+        def leader_polled_three_times() -> None:
+            assert metric(reporting, polled) >= start + 3
+
+        eventually(leader_polled_three_times, timeout=60, interval=0.5)
+        assert metric(standby, polled) == 0
+        assert metric(standby, 'shortlink_operator_visits_polls_total{result="error"}') == 0
+    finally:
+        standby.stop()
 
 
 def test_with_prometheus_away_statuses_stay_and_links_are_still_published(
