@@ -20,15 +20,24 @@ class PrometheusUnavailable(Exception):
 class Prometheus:
     """A client of one Prometheus server's `/api/v1/query`; the connection is made on first use."""
 
-    def __init__(self, base_url: str, *, timeout: httpx.Timeout = TIMEOUT) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: httpx.Timeout = TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
+        self._transport = transport  # None: the network
         self._client: httpx.AsyncClient | None = None
 
     async def query(self, expr: str, *, at: float) -> list[Mapping[str, Any]]:
         """The instant vector `expr` evaluates to at Unix time `at` (Prometheus's `data.result`)."""
         if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout)
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url, timeout=self._timeout, transport=self._transport
+            )
         try:
             # POST with a form body: a long query never meets a URL length limit.
             response = await self._client.post(
