@@ -12,6 +12,9 @@ Module map:
 - `planning`: from links, policies and the table to the desired shards, statuses, Events (pure).
 - `publisher`: the single writer; debounces changes and applies a plan through `kube`.
 - `leadership`: the Lease that lets one operator process write while another stands by.
+- `visits`: from Prometheus's answers to the `status.visits` that changed (pure).
+- `visit_reporter`: with `--prometheus-url`, polls Prometheus, writes `status.visits` on a budget.
+- `prometheus`: the one module that talks to Prometheus's HTTP API.
 - `kube`: the one module that talks to the Kubernetes API.
 - `metrics`: what the operator exports to Prometheus, on its own port.
 - `kopf_settings`: kopf's settings, all explicit.

@@ -18,6 +18,10 @@ def _default_namespace() -> str:
     return "shortlink-system"
 
 
+def _optional_base_url(text: str) -> str | None:
+    return base_url(text) if text.strip() else None
+
+
 def _default_identity() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -96,6 +100,27 @@ class OperatorConfig:
         "status writes in flight at once",
         default=16,
         check=between(1, 256),
+    )
+    #: Prometheus, queried for each link's visits (`visits`); None: status.visits is not written.
+    prometheus_url: str | None = flag(
+        "SHORTLINK_PROMETHEUS_URL",
+        "Prometheus base URL, e.g. http://prometheus:9090; when set, status.visits is kept",
+        default=None,
+        parse=_optional_base_url,
+    )
+    #: How often visits are read from Prometheus, in seconds.
+    visits_interval_seconds: float = flag(
+        "SHORTLINK_VISITS_INTERVAL_SECONDS",
+        "how often to read visits from Prometheus, seconds",
+        default=300.0,
+        check=between(1, 86400),
+    )
+    #: The most status.visits writes per second, over all links (the API server's cost of visits).
+    visits_writes_per_second: float = flag(
+        "SHORTLINK_VISITS_WRITES_PER_SECOND",
+        "most status.visits writes per second, over all links",
+        default=10.0,
+        check=between(0.1, 1000),
     )
     #: Who we are in the Lease: the pod name in a cluster, host and pid elsewhere.
     identity: str = flag(

@@ -19,7 +19,9 @@ from shortlink_operator.kopf_settings import configure
 from shortlink_operator.kube import Kube
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes
+from shortlink_operator.prometheus import Prometheus
 from shortlink_operator.publisher import Publisher, inputs_of, now
+from shortlink_operator.visit_reporter import VisitReporter
 
 
 @kopf.on.startup()
@@ -39,10 +41,25 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         kube=kube, config=config, leadership=leadership, indexes=memo.indexes
     )
     memo.publishing = asyncio.create_task(memo.publisher.run(), name="shortlink-publisher")
+    if config.prometheus_url:  # a task of its own: visits never hold up publishing
+        memo.visits = VisitReporter(
+            kube=kube,
+            prometheus=Prometheus(config.prometheus_url),
+            links=memo.indexes.links.snapshot,
+            interval=config.visits_interval_seconds,
+            writes_per_second=config.visits_writes_per_second,
+            leadership=leadership,
+        )
+        memo.reporting = asyncio.create_task(memo.visits.run(), name="shortlink-visits")
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
+    reporting: asyncio.Task[None] | None = memo.get("reporting")
+    if reporting is not None:
+        reporting.cancel()
+        await asyncio.gather(reporting, return_exceptions=True)
+        await memo.visits.close()
     task: asyncio.Task[None] | None = memo.get("publishing")
     if task is not None:
         task.cancel()

@@ -1,5 +1,5 @@
-"""The operator's only door to the Kubernetes API: table ConfigMaps, ShortLink status, Events and
-the Lease that elects the one writer.
+"""The operator's only door to the Kubernetes API: table ConfigMaps, ShortLink status (and its
+`visits`), Events and the Lease that elects the one writer.
 
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
@@ -140,6 +140,20 @@ class Kube:
                 f"{PLURAL}/{name}/status",
                 namespace=namespace,
                 content=json.dumps({"status": status}),
+                headers=MERGE_PATCH,
+            )
+
+    @observed("patch_visits")
+    async def patch_visits(self, namespace: str, name: str, visits: Mapping[str, Any]) -> None:
+        """Merge `visits` into a ShortLink's `status.visits`, leaving every other status field
+        as it is; a link deleted meanwhile is not an error."""
+        with contextlib.suppress(Gone):
+            await self._call(
+                "PATCH",
+                API_VERSION,
+                f"{PLURAL}/{name}/status",
+                namespace=namespace,
+                content=json.dumps({"status": {"visits": dict(visits)}}),
                 headers=MERGE_PATCH,
             )
 

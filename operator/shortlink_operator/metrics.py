@@ -1,10 +1,10 @@
 """What the operator exports to Prometheus, from its own registry on its own port.
 
 The operator's health in numbers: how many links end up with each `Ready` reason, how full each
-routing-table shard is against its budget, how long planning and API writes take, and which API
-operations fail. `observed` instruments `kube.Kube`'s methods; `publisher.Publisher` reports each
-pass. Every label value is bounded: reasons and operations are fixed sets, shards number at most
-`--shards`.
+routing-table shard is against its budget, how long planning and API writes take, which API
+operations fail, and how reading visits from Prometheus goes. `observed` instruments `kube.Kube`'s
+methods; `publisher.Publisher` reports each pass, `visit_reporter` each poll. Every label value is
+bounded: reasons and operations are fixed sets, shards number at most `--shards`.
 """
 
 import functools
@@ -31,9 +31,17 @@ KNOWN_REASONS: Final = (
     Reason.SLUG_CONFLICT,
     "CapacityExceeded",
 )
-WRITES: Final = ("create_shard", "update_shard", "delete_shard", "patch_status", "post_event")
+WRITES: Final = (
+    "create_shard",
+    "update_shard",
+    "delete_shard",
+    "patch_status",
+    "patch_visits",
+    "post_event",
+)
 OPERATIONS: Final = (*WRITES, "list_shards", "list_shortlinks", "list_scope")
 PASS_RESULTS: Final = ("success", "conflict", "error")
+POLL_RESULTS: Final = ("success", "error")
 SECONDS_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -114,6 +122,25 @@ class OperatorMetrics:
             "shortlink_operator_table_last_write_timestamp_seconds",
             "When the operator last changed a routing-table shard (Unix time); redirectors "
             "should have a newer table than this.",
+            registry=r,
+        )
+        self.visits_polls = Counter(
+            "shortlink_operator_visits_polls",
+            "Polls of Prometheus for each link's visits (--prometheus-url), by result; an error "
+            "leaves every status.visits as it was and is retried with backoff.",
+            ["result"],
+            registry=r,
+        )
+        for result in POLL_RESULTS:
+            self.visits_polls.labels(result)
+        self.visits_pending = Gauge(
+            "shortlink_operator_visits_pending",
+            "Links whose status.visits changed and wait for the visits write budget.",
+            registry=r,
+        )
+        self.visits_last_poll = Gauge(
+            "shortlink_operator_visits_last_poll_timestamp_seconds",
+            "When visits were last read from Prometheus successfully (Unix time).",
             registry=r,
         )
         Info("shortlink_operator_build", "The operator's version.", registry=r).info(

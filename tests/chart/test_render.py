@@ -96,6 +96,57 @@ def test_the_redirector_shows_the_operators_public_base_url() -> None:
     assert env["SHORTLINK_PUBLIC_BASE_URL"] == "https://go.example.com"
 
 
+def _operator_env(objects: list[dict[str, Any]]) -> dict[str, str | None]:
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if "operator" in _name(d)]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {item["name"]: item.get("value") for item in container["env"]}
+
+
+def test_without_a_prometheus_url_the_operator_writes_no_visits() -> None:
+    env = _operator_env(render(CHART))
+    assert not [name for name in env if "PROMETHEUS" in name or "VISITS" in name]
+
+
+def test_a_prometheus_url_reaches_the_operator_and_its_network_policy() -> None:
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    values = {
+        "operator": {
+            "visits": {
+                "prometheusUrl": "http://prometheus.monitoring:9090",
+                "intervalSeconds": 60,
+                "writesPerSecond": 5,
+            }
+        },
+        "networkPolicy": {"enabled": True, "prometheusTo": [peer]},
+    }
+    objects = render(CHART, values)
+    env = _operator_env(objects)
+    assert env["SHORTLINK_PROMETHEUS_URL"] == "http://prometheus.monitoring:9090"
+    assert (
+        env["SHORTLINK_VISITS_INTERVAL_SECONDS"],
+        env["SHORTLINK_VISITS_WRITES_PER_SECOND"],
+    ) == (
+        "60",
+        "5",
+    )
+    (policy,) = [p for p in of_kind(objects, "NetworkPolicy") if "operator" in _name(p)]
+    assert policy["spec"]["egress"][-1] == {
+        "ports": [{"port": 9090, "protocol": "TCP"}],
+        "to": [peer],
+    }
+
+
+def test_a_prometheus_url_without_a_port_opens_its_schemes_port() -> None:
+    values = {
+        "operator": {"visits": {"prometheusUrl": "https://prometheus.example"}},
+        "networkPolicy": {"enabled": True},
+    }
+    (policy,) = [
+        p for p in of_kind(render(CHART, values), "NetworkPolicy") if "operator" in _name(p)
+    ]
+    assert policy["spec"]["egress"][-1] == {"ports": [{"port": 443, "protocol": "TCP"}]}
+
+
 def test_the_redirector_scales_spreads_and_survives_evictions() -> None:
     objects = render(CHART)
     (deployment,) = [d for d in of_kind(objects, "Deployment") if "redirector" in _name(d)]
@@ -176,6 +227,8 @@ def test_the_rules_and_the_dashboard_are_included_verbatim(chart: Path) -> None:
         ({"operator": {"shards": 0}}, "/operator/shards"),
         ({"redirector": {"logLevel": "loud"}}, "/redirector/logLevel"),
         ({"crds": {"enabled": "yes"}}, "/crds/enabled"),
+        ({"operator": {"visits": {"prometheusUrl": "prometheus:9090"}}}, "/operator/visits"),
+        ({"operator": {"visits": {"writesPerSecond": 0}}}, "/operator/visits/writesPerSecond"),
     ],
 )
 def test_the_schema_rejects_bad_values(

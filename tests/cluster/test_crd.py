@@ -108,7 +108,9 @@ def test_redirect_code_defaults_to_302(cluster: Cluster) -> None:
     assert cluster.get("shortlink", "plain")["spec"]["redirectCode"] == 302
 
 
-def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster, stack: Stack) -> None:
+def test_kubectl_get_sl_shows_slug_url_code_ready_visits_and_age(
+    cluster: Cluster, stack: Stack
+) -> None:
     cluster.apply(
         shortlink(
             "shown",
@@ -120,7 +122,7 @@ def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster, stac
     cluster.wait_reason("shown", "Published")
     for resource in ("sl", "shortlinks", "shortlink.shortlink.dev"):
         header, row = cluster.kubectl("get", resource).stdout.splitlines()[:2]
-        assert header.split() == ["NAME", "SLUG", "URL", "CODE", "READY", "REASON", "AGE"]
+        assert header.split() == ["NAME", "SLUG", "URL", "CODE", "READY", "REASON", "VISITS", "AGE"]
         assert row.split()[:6] == [
             "shown",
             f"shown-{cluster.namespace}",
@@ -129,6 +131,9 @@ def test_kubectl_get_sl_shows_slug_url_code_ready_and_age(cluster: Cluster, stac
             "True",
             "Published",
         ]
+        # Empty: no visits are written by an operator without --prometheus-url.
+        visits = header.index("VISITS")
+        assert row[visits : header.index("AGE")].strip() == ""
 
 
 def test_the_category_lists_shortlinks(cluster: Cluster) -> None:

@@ -49,6 +49,22 @@ def test_booleans_read_from_the_environment_and_as_flag_pairs() -> None:
     assert redirector(["--no-visit-log"]).visit_log is False
 
 
+def test_visits_are_off_by_default_and_set_by_flag_or_environment() -> None:
+    config = operator([])
+    assert (config.prometheus_url, config.visits_interval_seconds) == (None, 300.0)
+    assert config.visits_writes_per_second == 10.0
+    config = operator(
+        ["--visits-interval-seconds", "30"],
+        {
+            "SHORTLINK_PROMETHEUS_URL": "http://prometheus:9090/",
+            "SHORTLINK_VISITS_WRITES_PER_SECOND": "2.5",
+        },
+    )
+    assert (config.prometheus_url, config.visits_interval_seconds) == ("http://prometheus:9090", 30)
+    assert config.visits_writes_per_second == 2.5
+    assert operator(["--prometheus-url", "https://p.example"]).prometheus_url == "https://p.example"
+
+
 def test_values_are_normalised_by_their_parser() -> None:
     config = operator(["--public-base-url", "https://go.example.com/"])
     assert config.public_base_url == "https://go.example.com"
@@ -70,6 +86,21 @@ def test_values_are_normalised_by_their_parser() -> None:
             [],
             {"SHORTLINK_PUBLIC_BASE_URL": "go.example.com"},
             "$SHORTLINK_PUBLIC_BASE_URL='go.example.com': must start with http:// or https://",
+        ),
+        (
+            ["--prometheus-url", "prometheus:9090"],
+            {},
+            "argument --prometheus-url: 'prometheus:9090': must start with http:// or https://",
+        ),
+        (
+            ["--visits-writes-per-second", "0"],
+            {},
+            "--visits-writes-per-second must be between 0.1 and 1000",
+        ),
+        (
+            [],
+            {"SHORTLINK_VISITS_INTERVAL_SECONDS": "0.5"},
+            "$SHORTLINK_VISITS_INTERVAL_SECONDS must be between 1 and 86400",
         ),
         (
             [],

@@ -62,3 +62,12 @@ def test_only_changes_a_plan_reads_ask_for_a_pass() -> None:
     assert not index.apply(body("a", 3, "https://old.example/"))  # an older copy
     assert index.apply(body("a", 7), deleted=True)
     assert not index.apply(body("a", 8), deleted=True)  # already gone
+
+
+def test_a_visits_write_coming_back_asks_for_no_pass() -> None:
+    index = LinkIndex()
+    index.apply(body("a", 1))
+    visited = body("a", 2)
+    visited["status"] = {"visits": {"last24h": 3, "last7d": 3, "last30d": 3}}
+    assert index.apply(visited) is False
+    assert index.snapshot()[0].status["visits"]["last24h"] == 3
