@@ -369,3 +369,65 @@ async def test_probing_gets_429_from_the_protocol_while_redirects_flow(
     assert answers[3].header(b"retry-after") is None
     assert app.calls == 0
     assert state.metrics.registry.get_sample_value("shortlink_not_found_limited_total") == 2
+
+
+async def test_under_a_root_path_every_request_is_answered_as_stock_uvicorn_answers_it(
+    app: CountingApp,
+) -> None:
+    """A server run with a root path hands every request to uvicorn and the app, which honour it."""
+    answers: list[list[Response]] = []
+    for http in ("httptools", redirect_protocol(app.app)):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            app, http=http, lifespan="off", root_path="/go", log_level="error", server_header=False
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+            await asyncio.sleep(0.01)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+            writer.write(get("/docs") + get("/go/docs"))
+            answers.append([await read_response(reader), await read_response(reader)])
+            writer.close()
+        finally:
+            server.should_exit = True
+            await task
+    stock, ours = answers
+    assert [a.without_date() for a in ours] == [a.without_date() for a in stock]
+    assert app.calls == 4  # both servers' requests reached the app
+
+
+def paused_early(protocol: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """`protocol`, with tiny socket and transport buffers, so writing pauses after a few answers."""
+
+    class Paused(protocol):  # type: ignore[valid-type,misc]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            transport.set_write_buffer_limits(high=0)
+            super().connection_made(transport)
+
+    return Paused
+
+
+async def test_a_client_that_stops_reading_gets_every_answer_in_order_once_it_reads(
+    app: CountingApp,
+) -> None:
+    """While writing is paused, requests go to uvicorn's path, which waits for the client."""
+    count = 3000
+    async with serving(app, paused_early(redirect_protocol(app.app))) as port:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        paths = ["/docs", "/perm"] * (count // 2)
+        writer.write(b"".join(get(path) for path in paths))
+        await asyncio.sleep(0.5)  # the client reads nothing yet: the server's writes back up
+        answers = [await read_response(reader) for _ in paths]
+        writer.close()
+    assert [a.header(b"location") for a in answers] == [
+        b"https://example.com/docs?x=1" if path == "/docs" else b"https://example.org/"
+        for path in paths
+    ]
+    assert 0 < app.calls < count  # answered in the protocol until writing paused, then the app
