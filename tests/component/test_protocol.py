@@ -403,7 +403,7 @@ def paused_early(protocol: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
     """`protocol`, with tiny socket and transport buffers, so writing pauses after a few answers."""
 
     class Paused(protocol):  # type: ignore[valid-type,misc]
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
             transport.set_write_buffer_limits(high=0)
             super().connection_made(transport)
