@@ -15,6 +15,7 @@ import os
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
@@ -80,6 +81,17 @@ def number(text: str) -> float:
         return float(text)
     except ValueError:
         raise ValueError("not a number") from None
+
+
+#: Where a pod finds its own namespace (its service account's token mount).
+SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def pod_namespace() -> str:
+    """The default of both components' `--namespace`: the pod's own, else shortlink-system."""
+    if SERVICE_ACCOUNT_NAMESPACE.exists():
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    return "shortlink-system"
 
 
 def base_url(text: str) -> str:

@@ -4,18 +4,8 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
 
-from shortlink_core.flags import base_url, between, flag, parse_flags
-
-SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-def _default_namespace() -> str:
-    if SERVICE_ACCOUNT_NAMESPACE.exists():
-        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
-    return "shortlink-system"
+from shortlink_core.flags import base_url, between, flag, parse_flags, pod_namespace
 
 
 def _optional_base_url(text: str) -> str | None:
@@ -32,7 +22,7 @@ class OperatorConfig:
     namespace: str = flag(
         "SHORTLINK_NAMESPACE",
         "namespace of the routing-table ConfigMaps (in a pod: its own)",
-        default_factory=_default_namespace,
+        default_factory=pod_namespace,
     )
     #: The public base of short URLs, e.g. https://go.example.com; status.shortURL starts with it.
     public_base_url: str = flag(

@@ -2,23 +2,13 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
-from shortlink_core.flags import base_url, between, flag, parse_flags
+from shortlink_core.flags import base_url, between, flag, parse_flags, pod_namespace
 from shortlink_redirector.addresses import Network, parse_networks
 from shortlink_redirector.metrics import DEFAULT_MAX_LINK_SERIES
 from shortlink_redirector.ratelimit import DEFAULT_BURST, DEFAULT_MAX_NETWORKS, DEFAULT_PER_SECOND
 from shortlink_redirector.state import DEFAULT_MAX_LOCATION_BYTES
-
-SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-def _default_namespace() -> str:
-    if SERVICE_ACCOUNT_NAMESPACE.exists():
-        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
-    return "shortlink-system"
-
 
 PORT: Final = between(1, 65535)
 
@@ -28,7 +18,7 @@ class RedirectorConfig:
     namespace: str = flag(
         "SHORTLINK_NAMESPACE",
         "namespace of the routing-table ConfigMaps (in a pod: its own)",
-        default_factory=_default_namespace,
+        default_factory=pod_namespace,
     )
     host: str = flag(
         "SHORTLINK_HOST",
