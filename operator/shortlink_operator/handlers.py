@@ -15,6 +15,7 @@ import kopf
 
 from shortlink_core.api import GROUP, PLURAL, POLICY_PLURAL, VERSION
 from shortlink_operator.config import OperatorConfig
+from shortlink_operator.drift import follow_table
 from shortlink_operator.kopf_settings import configure
 from shortlink_operator.kube import Kube
 from shortlink_operator.leadership import Leadership
@@ -39,10 +40,22 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         kube=kube, config=config, leadership=leadership, indexes=memo.indexes
     )
     memo.publishing = asyncio.create_task(memo.publisher.run(), name="shortlink-publisher")
+    memo.table_watch = asyncio.create_task(
+        follow_table(
+            kube=kube,
+            changed=memo.publisher.table_changed,
+            restarted=memo.publisher.table_restarted,
+        ),
+        name="shortlink-table-watch",
+    )
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
+    watch: asyncio.Task[None] | None = memo.get("table_watch")
+    if watch is not None:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
     task: asyncio.Task[None] | None = memo.get("publishing")
     if task is not None:
         task.cancel()
