@@ -84,7 +84,7 @@ def load_listing(state: RedirectorState, objects: Mapping[str, Mapping[str, str]
     ledger = state.ledger
     changes: dict[str, ShardContent] = {}
     if MANIFEST_NAME in objects:
-        _read_manifest(state, objects[MANIFEST_NAME])
+        changes.update(dict.fromkeys(_read_manifest(state, objects[MANIFEST_NAME]), ((), 0)))
     else:
         _manifest_missing(state)
     for name, data in sorted(objects.items()):

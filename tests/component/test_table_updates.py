@@ -165,3 +165,16 @@ async def test_counts_survive_a_table_swap(
     await client.get("/a")
     exposition = generate_latest(state.metrics.registry).decode()
     assert 'shortlink_redirects_total{code="302",name="a",namespace="team"} 2.0' in exposition
+
+
+async def test_a_relisting_whose_manifest_drops_a_deleted_shard_drops_its_links(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    shards = {"s-0": shard(route("a")), "s-1": shard(route("b"))}
+    load_all(state, shards)
+    apply_event(state, "s-0", None)  # kept: the manifest lists it
+    load_listing(
+        state, {"s-1": shards["s-1"], MANIFEST_NAME: encode_manifest({"s-1": shards["s-1"]})}
+    )
+    assert (await client.get("/a")).status_code == 404
+    assert (await client.get("/b")).status_code == 302
