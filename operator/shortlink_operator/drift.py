@@ -9,28 +9,32 @@ start a pass that would change nothing (and never start a loop of passes answeri
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Final
 
 from shortlink_operator.kube import Kube, TableEvent, WatchExpired
 
 BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
+#: Versions remembered per ConfigMap: while the event loop is busy (a bulk create), the events of
+#: several passes' writes may wait behind newer passes.
+VERSIONS_KEPT: Final = 32
 
 logger = logging.getLogger(__name__)
 
 
 class OwnWrites:
-    """What the operator last planned for each table ConfigMap, and the versions it last saw.
+    """What the operator last planned for each table ConfigMap, and the versions it saw.
 
     A change is the operator's own when it brings what the current pass planned (the event may
-    come back before the write's answer does), or when it is the version the operator last read
-    or wrote (an event of an earlier pass's write, arriving late). Anything else is drift.
+    come back before the write's answer does), or when it is a version the operator recently
+    read or wrote (an event of an earlier pass's write, arriving late). Anything else is drift.
     """
 
     def __init__(self) -> None:
         #: Name to planned data; None until a pass planned, so nothing counts as drift before.
         self._expected: dict[str, Mapping[str, str]] | None = None
-        self._versions: dict[str, str] = {}
+        self._versions: dict[str, deque[str]] = {}
 
     def planned(self, objects: Mapping[str, Mapping[str, str]]) -> None:
         """A pass is about to make the table hold exactly `objects` (name to data)."""
@@ -43,7 +47,10 @@ class OwnWrites:
 
     def known(self, versions: Mapping[str, str]) -> None:
         """The table as the operator read or wrote it: name to resourceVersion."""
-        self._versions = dict(versions)
+        for name, version in versions.items():
+            seen = self._versions.setdefault(name, deque(maxlen=VERSIONS_KEPT))
+            if not seen or seen[-1] != version:
+                seen.append(version)
 
     def forget(self) -> None:
         """Stop judging (another operator writes now)."""
@@ -62,7 +69,7 @@ class OwnWrites:
             event.data is not None and event.data == wanted
         ):
             return False
-        return self._versions.get(event.name) != event.resource_version
+        return event.resource_version not in self._versions.get(event.name, ())
 
 
 async def follow_table(

@@ -41,8 +41,12 @@ def test_a_late_event_of_an_earlier_write_is_the_operators_own() -> None:
     own = OwnWrites()
     own.planned({"s": A})
     own.known({"s": "5"})
-    own.planned({"s": B})  # the next pass plans another copy before the first event arrives
+    own.planned({"s": B})  # the next passes plan other copies before the first event arrives
+    own.known({"s": "6"})
+    own.planned({"s": A | {"x": "1"}})
     assert not own.is_drift(event("s", "5", A))
+    assert not own.is_drift(event("s", "6", B))
+    assert own.is_drift(event("s", "7", B))  # a version the operator never wrote
 
 
 def test_the_manifest_planned_after_the_shards_is_the_operators_own() -> None:
