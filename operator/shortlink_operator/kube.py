@@ -35,6 +35,8 @@ from shortlink_operator.metrics import OperatorMetrics, observed
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
+#: Asks a watch for each object's metadata only (the operator knows what its shards hold).
+METADATA_ONLY: Final = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}
 LEASE_API: Final = "coordination.k8s.io/v1"
 #: The server ends each watch after WATCH_SECONDS; a read that waits longer than that plus a
 #: margin means the connection stalled silently, and the watch is started again.
@@ -85,13 +87,11 @@ class Shard:
 
 @dataclass(frozen=True, slots=True)
 class TableEvent:
-    """A change to a routing-table ConfigMap, as the watch reports it."""
+    """A change to a routing-table ConfigMap, as the (metadata-only) watch reports it."""
 
     kind: str  # ADDED, MODIFIED, DELETED or BOOKMARK (a newer version to resume from, no change)
     name: str
     resource_version: str
-    #: None when the ConfigMap was deleted.
-    data: Mapping[str, str] | None
 
 
 class Kube:
@@ -123,8 +123,8 @@ class Kube:
         return str(body["metadata"]["resourceVersion"])
 
     async def watch_table(self, resource_version: str) -> AsyncIterator[TableEvent]:
-        """Changes to the routing-table ConfigMaps after `resource_version`, until the server
-        ends the watch; `WatchExpired` when that version is too old."""
+        """Changes to the routing-table ConfigMaps after `resource_version` (names and versions,
+        not data), until the server ends the watch; `WatchExpired` when that version is too old."""
         params = {
             "labelSelector": TABLE_OBJECTS_SELECTOR,
             "watch": "true",
@@ -140,6 +140,7 @@ class Kube:
                 namespace=self.namespace,
                 url="configmaps",
                 params=params,
+                headers=METADATA_ONLY,
                 stream=True,
                 timeout=WATCH_TIMEOUT,
             ) as response:
@@ -337,9 +338,8 @@ def _table_event(raw: Mapping[str, Any]) -> TableEvent:
             raise WatchExpired(obj.get("message", "resource version expired"))
         raise RuntimeError(f"watch error: {obj.get('message', obj)}")
     meta = obj["metadata"]
-    data = None if kind == "DELETED" else obj.get("data") or {}
     return TableEvent(
-        kind=kind, name=meta.get("name", ""), resource_version=meta["resourceVersion"], data=data
+        kind=kind, name=meta.get("name", ""), resource_version=meta["resourceVersion"]
     )
 
 

@@ -227,9 +227,15 @@ class Publisher:
         wanted = self._plan(inputs, shards)
         self._last_plan_seconds = time.monotonic() - started
         self._metrics.plan_duration.observe(self._last_plan_seconds)
-        self._own.planned(wanted.shards)
-        table_written = await self._write_shards(shards, wanted.shards)
-        table_written = await self._write_manifest(shards) or table_written
+        self._own.planned([*wanted.shards, MANIFEST_NAME])
+        try:
+            table_written = await self._write_shards(shards, wanted.shards)
+            table_written = await self._write_manifest(shards) or table_written
+        finally:  # judge the watch events held while writing, now the versions written are known
+            versions = {name: shard.resource_version for name, shard in shards.items()}
+            if self._manifest is not None:
+                versions[MANIFEST_NAME] = self._manifest.resource_version
+            self._repair(self._own.written(versions))
         unwritten = await self._write_statuses(wanted.statuses)
         await self._post_events([event for event in wanted.events if event.cause not in unwritten])
         self._next_change = wanted.next_change
@@ -265,7 +271,6 @@ class Publisher:
         with the copy it still has.
         """
         data = self._manifests.encode({name: shard.data for name, shard in shards.items()})
-        self._own.expect(MANIFEST_NAME, data)
         current = self._manifest
         if current is None:
             manifest = await self._kube.create_shard(MANIFEST_NAME, data)
@@ -274,21 +279,23 @@ class Publisher:
         else:
             manifest = current
         self._manifest = manifest
-        versions = {name: shard.resource_version for name, shard in shards.items()}
-        self._own.known(versions | {MANIFEST_NAME: manifest.resource_version})
         return manifest is not current
 
     def table_changed(self, event: TableEvent) -> None:
         """A routing-table ConfigMap changed: unless this operator did it, repair it now."""
-        if not self._own.is_drift(event):
-            return
-        self._metrics.table_repairs.inc()
-        what = "deleted" if event.data is None else "changed"
-        logger.info(
-            "routing-table ConfigMap %s was %s by someone else; repairing", event.name, what
-        )
-        self._shards = None
-        self._wake.set()
+        if self._own.is_drift(event):
+            self._repair([event])
+
+    def _repair(self, drift: Sequence[TableEvent]) -> None:
+        for event in drift:
+            self._metrics.table_repairs.inc()
+            what = "deleted" if event.kind == "DELETED" else "changed"
+            logger.info(
+                "routing-table ConfigMap %s was %s by someone else; repairing", event.name, what
+            )
+        if drift:
+            self._shards = None
+            self._wake.set()
 
     def table_restarted(self) -> None:
         """The table watch started again and may have missed changes: re-read before writing."""

@@ -88,13 +88,13 @@ async def test_own_writes_coming_back_are_not_drift_and_a_hand_deletion_is() -> 
     await publisher.publish(links("a", "b", "c"))
     repairs = kube.metrics.table_repairs
     for shard in kube.shards.values():  # the watch reports every write of the pass
-        publisher.table_changed(TableEvent("ADDED", shard.name, shard.resource_version, shard.data))
+        publisher.table_changed(TableEvent("ADDED", shard.name, shard.resource_version))
     assert repairs._value.get() == 0
     lists = kube.lists
 
     victim = next(name for name in kube.shards if name != MANIFEST_NAME)
     before = kube.shards.pop(victim)
-    publisher.table_changed(TableEvent("DELETED", victim, kube.bump(), None))
+    publisher.table_changed(TableEvent("DELETED", victim, kube.bump()))
     assert repairs._value.get() == 1
     await publisher.publish(links("a", "b", "c"))  # the pass the repair asked for
     assert kube.lists == lists + 1  # it read the table again instead of trusting its memory
