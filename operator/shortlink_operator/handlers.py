@@ -52,14 +52,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    watch: asyncio.Task[None] | None = memo.get("table_watch")
-    if watch is not None:
-        watch.cancel()
-        await asyncio.gather(watch, return_exceptions=True)
-    task: asyncio.Task[None] | None = memo.get("publishing")
-    if task is not None:
+    tasks: list[asyncio.Task[None]] = [
+        task for task in (memo.get("publishing"), memo.get("table_watch")) if task is not None
+    ]
+    for task in tasks:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if memo.get("publishing") is not None:
         await memo.publisher.stop()  # hand the Lease over at once to a standby
 
 
