@@ -4,8 +4,9 @@ import json
 import random
 from pathlib import Path
 
+from shortlink_core.api import MANIFEST_LABEL_VALUE, MANIFEST_NAME, TABLE_LABEL
 from shortlink_core.link import Link
-from shortlink_core.table import Route, split_into_shards
+from shortlink_core.table import Route, encode_manifest, split_into_shards
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import kubectl
 
@@ -26,7 +27,10 @@ def synthetic_routes(count: int, *, seed: int = 7) -> list[Route]:
 def publish(
     control_plane: ControlPlane, routes: list[Route], *, namespace: str, shards: int
 ) -> None:
-    """Write the table's shards as the operator would, straight through the API."""
+    """Write the table's shards, then its manifest, as the operator would, through the API."""
+    table = split_into_shards(routes, shards)
+    objects = [(name, data, "true") for name, data in table.items()]
+    objects.append((MANIFEST_NAME, encode_manifest(table), MANIFEST_LABEL_VALUE))
     items = [
         {
             "apiVersion": "v1",
@@ -34,11 +38,11 @@ def publish(
             "metadata": {
                 "name": name,
                 "namespace": namespace,
-                "labels": {"shortlink.dev/routing-table": "true"},
+                "labels": {TABLE_LABEL: label},
             },
             "data": data,
         }
-        for name, data in split_into_shards(routes, shards).items()
+        for name, data, label in objects
     ]
     kubectl(control_plane, "create", "namespace", namespace, check=False)
     for item in items:  # one at a time: a List of 15 MB would be one huge request

@@ -15,14 +15,19 @@ PLURAL: Final = "shortlinks"
 POLICY_KIND: Final = "ShortLinkPolicy"
 POLICY_PLURAL: Final = "shortlinkpolicies"
 
-#: Label on every routing-table ConfigMap; the redirector watches exactly this selector.
+#: Label on every routing-table ConfigMap: `true` on the shards, `manifest` on the manifest.
 TABLE_LABEL: Final = f"{GROUP}/routing-table"
 TABLE_LABEL_SELECTOR: Final = f"{TABLE_LABEL}=true"
+MANIFEST_LABEL_VALUE: Final = "manifest"
+#: The shards and the manifest: what the redirector (and the operator's repair watch) follow.
+TABLE_OBJECTS_SELECTOR: Final = f"{TABLE_LABEL} in (true,{MANIFEST_LABEL_VALUE})"
 #: Label naming the component that manages an object (Kubernetes recommended label).
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "shortlink-operator"
 #: Prefix of the routing-table ConfigMaps' names: `<prefix>-<shard number>`.
 TABLE_NAME_PREFIX: Final = "shortlink-routes"
+#: The ConfigMap listing every shard and its digest (see `shortlink_core.table`).
+MANIFEST_NAME: Final = f"{TABLE_NAME_PREFIX}-manifest"
 
 #: Field manager and kopf annotation prefix, so our writes are recognisable in managedFields.
 FIELD_MANAGER: Final = "shortlink-operator"

@@ -7,23 +7,36 @@ ConfigMap whose data holds a format version and the routes as compact JSON with 
 same links always encode to the same bytes, so the operator can tell "unchanged" by comparing
 strings. Each entry has the shape of a ShortLink spec, so the reader re-validates it with
 `parse_link`, plus the namespace and name of the ShortLink it comes from.
+
+The table describes itself (format 2): one more ConfigMap, the manifest (`MANIFEST_NAME`), lists
+every shard the table has and the digest of its data (`shard_digest`: SHA-256 of the data as
+compact, sorted JSON). The operator writes the manifest last, after every shard it lists, so a
+reader knows whether it holds the whole table (every listed shard, with the listed digest), keeps
+a shard the manifest still lists when that shard is deleted or unreadable, and drops a shard's
+links only once the manifest no longer lists it and the shard is gone. A shard the reader sees
+before the manifest that lists it (or lists its new digest) is newer than the manifest, not wrong.
 """
 
+import hashlib
 import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from shortlink_core.api import TABLE_NAME_PREFIX
+from shortlink_core.api import MANIFEST_NAME, TABLE_NAME_PREFIX
 from shortlink_core.link import Link, link_to_entry, parse_link
 from shortlink_core.matching import routing_key
 from shortlink_core.validation import InvalidLink
 
-#: Bumped whenever a reader built for the old encoding would misread the new one.
-FORMAT_VERSION: Final = "1"
+#: Bumped whenever a reader built for the old encoding would misread the new one. Format 2 added
+#: the manifest: a deleted shard no longer means its links are gone (a format-1 reader would drop
+#: them), only a manifest that stops listing it does.
+FORMAT_VERSION: Final = "2"
 FORMAT_KEY: Final = "format"
 ROUTES_KEY: Final = "routes.json"
+#: The manifest's key holding `{shard name: digest}` as compact JSON with sorted keys.
+SHARDS_KEY: Final = "shards.json"
 #: Routing keys held for a deleted owner during the grace period (read by the operator only;
 #: readers of routes ignore every key but FORMAT_KEY and ROUTES_KEY).
 RELEASED_KEY: Final = "released.json"
@@ -119,6 +132,45 @@ def decode_released(data: Mapping[str, str]) -> tuple[Release, ...]:
         return ()
 
 
+def shard_digest(data: Mapping[str, str]) -> str:
+    """The digest the manifest lists for a shard: SHA-256 (hex) of its data as compact JSON."""
+    return hashlib.sha256(_compact(dict(data)).encode()).hexdigest()
+
+
+def encode_manifest(shards: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The manifest's ConfigMap `data` for a table made of exactly `shards` (name to data)."""
+    return encode_listing({name: shard_digest(data) for name, data in shards.items()})
+
+
+def encode_listing(listing: Mapping[str, str]) -> dict[str, str]:
+    """The manifest's ConfigMap `data` from each shard's name and `shard_digest`."""
+    return {FORMAT_KEY: FORMAT_VERSION, SHARDS_KEY: _compact(dict(listing))}
+
+
+def decode_manifest(data: Mapping[str, str]) -> dict[str, str]:
+    """The shards a manifest lists, name to digest; `TableFormatError` if it cannot be read."""
+    _check_format(data, what="manifest")
+    try:
+        listing = json.loads(data.get(SHARDS_KEY, ""))
+    except ValueError as error:
+        raise TableFormatError(f"{SHARDS_KEY} is not valid JSON: {error}") from None
+    if not isinstance(listing, dict) or not all(
+        isinstance(name, str) and name != MANIFEST_NAME and isinstance(digest, str)
+        for name, digest in listing.items()
+    ):
+        raise TableFormatError(f"{SHARDS_KEY} must map shard names to digests")
+    return listing
+
+
+def _check_format(data: Mapping[str, str], *, what: str) -> None:
+    version = data.get(FORMAT_KEY)
+    if version != FORMAT_VERSION:
+        raise TableFormatError(
+            f"routing table {what} format {version!r} is not supported (this build reads "
+            f"{FORMAT_VERSION!r})"
+        )
+
+
 def _compact(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
@@ -137,12 +189,7 @@ def decode_shard(data: Mapping[str, str]) -> DecodedShard:
     Raises `TableFormatError` for a shard that cannot be read at all. A single bad entry (say, a
     hand-edited URL) is refused on its own and reported, and the rest of the shard is still served.
     """
-    version = data.get(FORMAT_KEY)
-    if version != FORMAT_VERSION:
-        raise TableFormatError(
-            f"routing table format {version!r} is not supported (this build reads "
-            f"{FORMAT_VERSION!r})"
-        )
+    _check_format(data, what="shard")
     try:
         entries = json.loads(data.get(ROUTES_KEY, "{}"))
     except ValueError as error:

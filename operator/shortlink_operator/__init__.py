@@ -10,7 +10,11 @@ Module map:
 - `table_state`: reads who the table in the cluster serves, and the grace-period holds (pure).
 - `conditions`: builds `status` the way the Kubernetes API conventions describe (pure).
 - `planning`: from links, policies and the table to the desired shards, statuses, Events (pure).
-- `publisher`: the single writer; debounces changes and applies a plan through `kube`.
+- `publisher`: the single writer; debounces changes and applies a plan through `kube`, shards
+  first and the manifest last.
+- `manifest`: the manifest listing every shard and its digest, with digests cached (pure).
+- `drift`: watches the table's ConfigMaps and tells the operator's own writes from hand changes,
+  which the publisher repairs at once.
 - `leadership`: the Lease that lets one operator process write while another stands by.
 - `visits`: from Prometheus's answers to the `status.visits` that changed (pure).
 - `visit_reporter`: with `--prometheus-url`, polls Prometheus, writes `status.visits` on a budget.

@@ -15,6 +15,7 @@ import kopf
 
 from shortlink_core.api import GROUP, PLURAL, POLICY_PLURAL, VERSION
 from shortlink_operator.config import OperatorConfig
+from shortlink_operator.drift import follow_table
 from shortlink_operator.kopf_settings import configure
 from shortlink_operator.kube import Kube
 from shortlink_operator.leadership import Leadership
@@ -41,6 +42,14 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         kube=kube, config=config, leadership=leadership, indexes=memo.indexes
     )
     memo.publishing = asyncio.create_task(memo.publisher.run(), name="shortlink-publisher")
+    memo.table_watch = asyncio.create_task(
+        follow_table(
+            kube=kube,
+            changed=memo.publisher.table_changed,
+            restarted=memo.publisher.table_restarted,
+        ),
+        name="shortlink-table-watch",
+    )
     if config.prometheus_url:  # a task of its own: visits never hold up publishing
         memo.visits = VisitReporter(
             kube=kube,
@@ -60,10 +69,13 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         reporting.cancel()
         await asyncio.gather(reporting, return_exceptions=True)
         await memo.visits.close()
-    task: asyncio.Task[None] | None = memo.get("publishing")
-    if task is not None:
+    tasks: list[asyncio.Task[None]] = [
+        task for task in (memo.get("publishing"), memo.get("table_watch")) if task is not None
+    ]
+    for task in tasks:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if memo.get("publishing") is not None:
         await memo.publisher.stop()  # hand the Lease over at once to a standby
 
 

@@ -1,5 +1,6 @@
-"""The operator's only door to the Kubernetes API: table ConfigMaps, ShortLink status (and its
-`visits`), Events and the Lease that elects the one writer.
+"""The operator's only door to the Kubernetes API: table ConfigMaps (the shards, the manifest, and
+a watch on both), ShortLink status (and its `visits`), Events and the Lease that elects the one
+writer.
 
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
@@ -10,7 +11,7 @@ exceptions of their own: `Conflict`, `Gone`, and `Throttled` (429, with the serv
 import contextlib
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,16 +25,24 @@ from shortlink_core.api import (
     KIND,
     MANAGED_BY,
     MANAGED_BY_LABEL,
+    MANIFEST_LABEL_VALUE,
+    MANIFEST_NAME,
     PLURAL,
     POLICY_PLURAL,
     TABLE_LABEL,
-    TABLE_LABEL_SELECTOR,
+    TABLE_OBJECTS_SELECTOR,
 )
 from shortlink_operator.metrics import OperatorMetrics, observed
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
+#: Asks a watch for each object's metadata only (the operator knows what its shards hold).
+METADATA_ONLY: Final = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}
 LEASE_API: Final = "coordination.k8s.io/v1"
+#: The server ends each watch after WATCH_SECONDS; a read that waits longer than that plus a
+#: margin means the connection stalled silently, and the watch is started again.
+WATCH_SECONDS: Final = 240
+WATCH_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=WATCH_SECONDS + 30, write=10.0, pool=10.0)
 
 
 class Conflict(Exception):
@@ -42,6 +51,10 @@ class Conflict(Exception):
 
 class Gone(Exception):
     """The object does not exist (any more)."""
+
+
+class WatchExpired(Exception):
+    """The resourceVersion is too old to watch from (410 Gone): start from a new one."""
 
 
 class Throttled(Exception):
@@ -66,11 +79,20 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """A routing-table ConfigMap as it is in the cluster."""
+    """A routing-table ConfigMap (a shard, or the manifest) as it is in the cluster."""
 
     name: str
     resource_version: str
     data: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class TableEvent:
+    """A change to a routing-table ConfigMap, as the (metadata-only) watch reports it."""
+
+    kind: str  # ADDED, MODIFIED, DELETED or BOOKMARK (a newer version to resume from, no change)
+    name: str
+    resource_version: str
 
 
 class Kube:
@@ -89,19 +111,58 @@ class Kube:
 
     @observed("list_shards")
     async def list_shards(self) -> dict[str, Shard]:
+        """Every routing-table ConfigMap by name: the shards, and the manifest if there is one."""
         body = await self._call(
-            "GET", "v1", "configmaps", params={"labelSelector": TABLE_LABEL_SELECTOR}
+            "GET", "v1", "configmaps", params={"labelSelector": TABLE_OBJECTS_SELECTOR}
         )
         return {item["metadata"]["name"]: _shard(item) for item in body["items"]}
 
+    async def table_version(self) -> str:
+        """A resourceVersion to watch the table from (a LIST of one item: cheap at any size)."""
+        params = {"labelSelector": TABLE_OBJECTS_SELECTOR, "limit": 1}
+        body = await self._call("GET", "v1", "configmaps", params=params)
+        return str(body["metadata"]["resourceVersion"])
+
+    async def watch_table(self, resource_version: str) -> AsyncIterator[TableEvent]:
+        """Changes to the routing-table ConfigMaps after `resource_version` (names and versions,
+        not data), until the server ends the watch; `WatchExpired` when that version is too old."""
+        params = {
+            "labelSelector": TABLE_OBJECTS_SELECTOR,
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(WATCH_SECONDS),
+        }
+        api = await self._connected()
+        try:
+            async with api.call_api(
+                "GET",
+                version="v1",
+                namespace=self.namespace,
+                url="configmaps",
+                params=params,
+                headers=METADATA_ONLY,
+                stream=True,
+                timeout=WATCH_TIMEOUT,
+            ) as response:
+                async for line in response.aiter_lines():
+                    if line:
+                        yield _table_event(json.loads(line))
+        except kr8s.ServerError as error:
+            if error.response is not None and error.response.status_code == 410:
+                raise WatchExpired(str(error)) from error
+            raise
+
     @observed("create_shard")
     async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:
+        """Create a shard, or the manifest when `name` is `MANIFEST_NAME`."""
+        table_label = MANIFEST_LABEL_VALUE if name == MANIFEST_NAME else "true"
         body = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {
                 "name": name,
-                "labels": {TABLE_LABEL: "true", MANAGED_BY_LABEL: MANAGED_BY},
+                "labels": {TABLE_LABEL: table_label, MANAGED_BY_LABEL: MANAGED_BY},
             },
             "data": dict(data),
         }
@@ -247,13 +308,9 @@ class Kube:
         params = dict(kwargs.pop("params", {}))
         if method in {"POST", "PATCH", "PUT"}:
             params["fieldManager"] = FIELD_MANAGER
-        if self._api is None:
-            with warnings.catch_warnings():
-                # kr8s warns about any Kubernetes newer than it was tested with; we test ours.
-                warnings.filterwarnings("ignore", "Kubernetes version", UserWarning)
-                self._api = await kr8s.asyncio.api()
+        api = await self._connected()
         try:
-            async with self._api.call_api(
+            async with api.call_api(
                 method,
                 version=version,
                 namespace=self.namespace if namespace is None else namespace,
@@ -273,11 +330,31 @@ class Kube:
                 raise Throttled(str(error), _retry_after(error.response)) from error
             raise
 
+    async def _connected(self) -> Any:
+        if self._api is None:
+            with warnings.catch_warnings():
+                # kr8s warns about any Kubernetes newer than it was tested with; we test ours.
+                warnings.filterwarnings("ignore", "Kubernetes version", UserWarning)
+                self._api = await kr8s.asyncio.api()
+        return self._api
+
 
 def _shard(item: Mapping[str, Any]) -> Shard:
     meta = item["metadata"]
     return Shard(
         name=meta["name"], resource_version=meta["resourceVersion"], data=item.get("data") or {}
+    )
+
+
+def _table_event(raw: Mapping[str, Any]) -> TableEvent:
+    kind, obj = raw["type"], raw["object"]
+    if kind == "ERROR":
+        if obj.get("code") == 410:
+            raise WatchExpired(obj.get("message", "resource version expired"))
+        raise RuntimeError(f"watch error: {obj.get('message', obj)}")
+    meta = obj["metadata"]
+    return TableEvent(
+        kind=kind, name=meta.get("name", ""), resource_version=meta["resourceVersion"]
     )
 
 

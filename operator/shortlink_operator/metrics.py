@@ -113,6 +113,12 @@ class OperatorMetrics:
         )
         for result in PASS_RESULTS:
             self.passes.labels(result)
+        self.table_repairs = Counter(
+            "shortlink_operator_table_repairs",
+            "Routing-table ConfigMaps deleted, edited or added by someone else, each answered "
+            "at once by a pass that repairs the table.",
+            registry=r,
+        )
         self.last_publish = Gauge(
             "shortlink_operator_last_publish_timestamp_seconds",
             "When the last publishing pass succeeded (Unix time).",

@@ -2,8 +2,13 @@
 
 Changes to ShortLinks, policies and namespaces only `request()` a pass; the publisher gathers a
 burst of them (debounce), takes one snapshot of the kopf indices, and runs a pass in clear steps:
-read the table (only after a resync or an error), plan, write the shards whose bytes changed, write
-the statuses that changed (a bounded number at a time), post Events for outcomes that changed.
+read the table (only after a resync, a repair or an error), plan, write the shards whose bytes
+changed, then the manifest listing them (last, so a redirector that sees it has seen every shard it
+lists; see `manifest`), write the statuses that changed (a bounded number at a time), post Events
+for outcomes that changed.
+
+The table's ConfigMaps are watched (`drift`): one deleted, edited or added by someone else is
+repaired by a pass at once, not at the next resync; the operator's own writes start no pass.
 
 Only the holder of the writer Lease runs passes (see `leadership`). A 409 from the API server
 means someone else wrote a shard: the publisher re-reads the shards and plans again, never
@@ -21,11 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from shortlink_core.api import MANIFEST_NAME
 from shortlink_operator.config import OperatorConfig
-from shortlink_operator.kube import Conflict, Kube, Shard, Throttled
+from shortlink_operator.drift import OwnWrites
+from shortlink_operator.kube import Conflict, Kube, Shard, TableEvent, Throttled
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes
 from shortlink_operator.links import IndexedLink
+from shortlink_operator.manifest import ManifestEncoder
 from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.planning import Event, Plan, Settings, plan
 from shortlink_operator.policy import Policy
@@ -84,6 +92,9 @@ class Publisher:
         self._wake = asyncio.Event()
         self._source: Source | None = None
         self._shards: dict[str, Shard] | None = None  # None: read them again before writing
+        self._manifest: Shard | None = None  # as read with the shards, or written since
+        self._manifests = ManifestEncoder()
+        self._own = OwnWrites()
         self._reader = TableReader()
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
@@ -128,6 +139,7 @@ class Publisher:
                     if leading:
                         logger.info("another operator holds the writer Lease; standing by")
                     leading = False
+                    self._own.forget()  # the table changes now are the other operator's writes
                     # Changes keep `_wake` set while we stand by: look at the Lease only so often.
                     await asyncio.sleep(self._leadership.renew_interval)
                     continue
@@ -215,7 +227,15 @@ class Publisher:
         wanted = self._plan(inputs, shards)
         self._last_plan_seconds = time.monotonic() - started
         self._metrics.plan_duration.observe(self._last_plan_seconds)
-        table_written = await self._write_shards(shards, wanted.shards)
+        self._own.planned([*wanted.shards, MANIFEST_NAME])
+        try:
+            table_written = await self._write_shards(shards, wanted.shards)
+            table_written = await self._write_manifest(shards) or table_written
+        finally:  # judge the watch events held while writing, now the versions written are known
+            versions = {name: shard.resource_version for name, shard in shards.items()}
+            if self._manifest is not None:
+                versions[MANIFEST_NAME] = self._manifest.resource_version
+            self._repair(self._own.written(versions))
         unwritten = await self._write_statuses(wanted.statuses)
         await self._post_events([event for event in wanted.events if event.cause not in unwritten])
         self._next_change = wanted.next_change
@@ -239,8 +259,49 @@ class Publisher:
 
     async def _current_shards(self) -> dict[str, Shard]:
         if self._shards is None:
-            self._shards = await self._kube.list_shards()
+            shards = await self._kube.list_shards()
+            self._manifest = shards.pop(MANIFEST_NAME, None)
+            self._shards = shards
         return self._shards
+
+    async def _write_manifest(self, shards: Mapping[str, Shard]) -> bool:
+        """List `shards` as they are now in the manifest (after every shard write); True if written.
+
+        Built from what the cluster holds, not from the plan: a shard whose write failed is listed
+        with the copy it still has.
+        """
+        data = self._manifests.encode({name: shard.data for name, shard in shards.items()})
+        current = self._manifest
+        if current is None:
+            manifest = await self._kube.create_shard(MANIFEST_NAME, data)
+        elif current.data != data:
+            manifest = await self._kube.update_shard(current, data)
+        else:
+            manifest = current
+        self._manifest = manifest
+        return manifest is not current
+
+    def table_changed(self, event: TableEvent) -> None:
+        """A routing-table ConfigMap changed: unless this operator did it, repair it now."""
+        if self._own.is_drift(event):
+            self._repair([event])
+
+    def _repair(self, drift: Sequence[TableEvent]) -> None:
+        for event in drift:
+            self._metrics.table_repairs.inc()
+            what = "deleted" if event.kind == "DELETED" else "changed"
+            logger.info(
+                "routing-table ConfigMap %s was %s by someone else; repairing", event.name, what
+            )
+        if drift:
+            self._shards = None
+            self._wake.set()
+
+    def table_restarted(self) -> None:
+        """The table watch started again and may have missed changes: re-read before writing."""
+        if self._own.judging:
+            self._shards = None
+            self._wake.set()
 
     def _plan(self, inputs: Inputs, shards: Mapping[str, Shard]) -> Plan:
         return plan(

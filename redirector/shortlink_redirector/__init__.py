@@ -10,7 +10,8 @@ Module map:
   codes, not found, gone); `public`: the short URL they show (public base URL, trusted proxies).
 - `table`: the in-memory table with every response prepared when it is loaded.
 - `visitlog`: one JSON line per redirect, written in batches off the hot path.
-- `follower`: keeps the table in step with the routing-table ConfigMaps.
+- `follower`: keeps the table in step with the routing-table ConfigMaps (shards and manifest).
+- `manifest`: which shard copies are served, which go, and when the table is complete (pure).
 - `kube`: the one module that talks to the Kubernetes API (list and watch the shards).
 - `metrics`: what the redirector exports to Prometheus, on its own port.
 - `config`: settings from flags and environment; `__main__`: runs it all in one process.

@@ -12,8 +12,9 @@ HEAD of an unknown slug is answered here too, by `notfound`'s rules: a prepared 
 past the client network's budget) for clients that show no page, the pages' 404 for the others.
 
 Answered here before any lookup: 400 to a request without exactly one valid Host (see
-`framing`), and 503 with Retry-After to every request but the redirector's own paths until a
-table has been loaded (a link may exist; "not found" would be a lie). A redirect whose Location
+`framing`). Until the table is complete (`state.ready`), a slug not found answers 503 with
+Retry-After instead of 404: the link may be in a shard not loaded yet, so "not found" would be a
+lie; the links already loaded are served. A redirect whose Location
 would exceed `--max-location-bytes` answers 414. The redirector's own paths cannot be shadowed
 by a link: no spelling of them passes validation, and the table never serves a reserved slug
 (see `shortlink_core.matching`).
@@ -38,6 +39,7 @@ _EMPTY_BODY = {"type": "http.response.body", "body": b""}
 NO_STORE_HEADERS: Final = ((b"cache-control", b"no-store"), (b"x-robots-tag", b"noindex"))
 #: How long a client should wait while the table is not loaded yet (it loads in about a second).
 RETRY_AFTER_SECONDS: Final = b"1"
+NOT_READY: Final = "routing table not loaded yet"
 
 
 class Redirector:
@@ -67,10 +69,6 @@ class Redirector:
                 await _answer(send, 400, problem, close=True)
                 return
             state = self.state
-            if not state.ready and scope["path"] not in self.own_paths:
-                # Not "not found": the link may well exist once the table is loaded.
-                await _answer(send, 503, "routing table not loaded yet", retry_after=True)
-                return
             if scope["method"] in ("GET", "HEAD"):
                 table, serving = state.table, state.serving
                 served = None if scope["query_string"] else table.fast.get(scope["path"])
@@ -96,7 +94,10 @@ class Redirector:
                     elif isinstance(decision, NotFound) and not is_own_path(
                         scope["path"], self.own_paths
                     ):
-                        await self.not_found(scope, receive, send, visit, decision.slug)
+                        if state.ready:
+                            await self.not_found(scope, receive, send, visit, decision.slug)
+                        else:  # not "not found": the link may be in a shard not loaded yet
+                            await _answer(send, 503, NOT_READY, retry_after=True)
                         self._other_latency.observe(perf_counter() - started)
                         return
                 if served is not None:

@@ -1,9 +1,11 @@
-"""Keeps the served table in step with the routing-table ConfigMaps.
+"""Keeps the served table in step with the routing-table ConfigMaps (the shards and the manifest).
 
 List once, then watch from the list's resourceVersion; every change rebuilds only the changed
 shard's part of the table and swaps the new table in. When the API server is unreachable, or a
-shard cannot be decoded, the last good table (and the last good copy of that shard) stays in
-service: the redirector never goes blank because of the control plane.
+shard cannot be decoded or is deleted while the manifest still lists it, the last good table (and
+the last good copy of that shard) stays in service: the redirector never goes blank because of
+the control plane. Which shard may go, and when the table is complete (ready), is decided by the
+`manifest` ledger's rules.
 """
 
 import asyncio
@@ -13,10 +15,17 @@ import time
 from collections.abc import Mapping
 from typing import Final
 
-from shortlink_core.table import TableFormatError, decode_shard
+from shortlink_core.api import MANIFEST_NAME
+from shortlink_core.table import (
+    TableFormatError,
+    decode_manifest,
+    decode_shard,
+    encode_manifest,
+    shard_digest,
+)
 from shortlink_redirector.kube import ShardSource, WatchExpired
 from shortlink_redirector.state import RedirectorState
-from shortlink_redirector.table import EMPTY_TABLE, RoutingTable, ShardContent
+from shortlink_redirector.table import RoutingTable, ShardContent
 
 BACKOFF_SECONDS: Final = (0.2, 0.5, 1, 2, 4, 8)
 
@@ -34,16 +43,16 @@ class TableFollower:
         while True:
             try:
                 snapshot = await self._source.list()
-                load_all(self._state, snapshot.shards)
+                load_listing(self._state, snapshot.shards)
                 failures = 0
                 resource_version = snapshot.resource_version
                 while True:  # one watch after another, until the version expires
                     async for event in self._source.watch(resource_version):
                         resource_version = event.resource_version
                         if event.kind == "DELETED":
-                            apply_shard(self._state, event.name, {})
+                            apply_event(self._state, event.name, None)
                         elif event.kind in ("ADDED", "MODIFIED"):
-                            apply_shard(self._state, event.name, event.data)
+                            apply_event(self._state, event.name, event.data)
             except asyncio.CancelledError:
                 raise
             except WatchExpired:
@@ -62,39 +71,132 @@ class TableFollower:
 
 
 def load_all(state: RedirectorState, shards: Mapping[str, Mapping[str, str]]) -> None:
-    """Serve exactly `shards` (a complete listing), and mark the redirector ready."""
-    table = state.table if state.ready else EMPTY_TABLE
-    changes: dict[str, ShardContent] = dict.fromkeys(set(table.shards) - set(shards), ((), 0))
-    for name, data in sorted(shards.items()):
+    """Serve exactly `shards` as the whole table, as if the operator had listed them in a manifest.
+
+    For callers that build a table themselves (tests, `make bench`); the follower reads the
+    manifest the operator wrote (`load_listing`).
+    """
+    load_listing(state, {**shards, MANIFEST_NAME: encode_manifest(shards)})
+
+
+def load_listing(state: RedirectorState, objects: Mapping[str, Mapping[str, str]]) -> None:
+    """Follow a complete listing of the table's ConfigMaps (the shards and the manifest)."""
+    ledger = state.ledger
+    changes: dict[str, ShardContent] = {}
+    if MANIFEST_NAME in objects:
+        changes.update(dict.fromkeys(_read_manifest(state, objects[MANIFEST_NAME]), ((), 0)))
+    else:
+        _manifest_missing(state)
+    for name, data in sorted(objects.items()):
+        if name != MANIFEST_NAME:
+            content = _content(state, name, data)
+            if content is not None:
+                changes[name] = content
+    for name in ledger.relisted(set(objects) - {MANIFEST_NAME}):
+        changes[name] = ((), 0)
+    _swap(state, _with(state, state.table, changes))
+    _check_complete(state, announce=True)
+
+
+def apply_event(state: RedirectorState, name: str, data: Mapping[str, str] | None) -> None:
+    """Follow one watch event: the ConfigMap `name` now holds `data` (None: it was deleted)."""
+    ledger = state.ledger
+    changes: dict[str, ShardContent] = {}
+    if name == MANIFEST_NAME:
+        if data is None:
+            _manifest_missing(state)
+        else:
+            changes = dict.fromkeys(_read_manifest(state, data), ((), 0))
+    elif data is None:
+        if ledger.shard_deleted(name):
+            changes[name] = ((), 0)
+        elif name in ledger.served:
+            logger.warning(
+                "shard %s was deleted but the manifest still lists it; serving its last good "
+                "copy until the operator restores it",
+                name,
+            )
+    else:
         content = _content(state, name, data)
         if content is not None:
             changes[name] = content
-    _swap(state, _with(state, table, changes))
-    state.ready = True
-    state.metrics.table_loaded.set(1)
+    if changes:
+        _swap(state, _with(state, state.table, changes))
+    _check_complete(state, announce=name == MANIFEST_NAME)
 
 
 def apply_shard(state: RedirectorState, name: str, data: Mapping[str, str]) -> None:
     """Serve shard `name` as `data` says from now on; empty `data` means it was deleted."""
-    content = _content(state, name, data)
-    if content is not None:
-        _swap(state, _with(state, state.table, {name: content}))
+    apply_event(state, name, data or None)
+
+
+def _read_manifest(state: RedirectorState, data: Mapping[str, str]) -> list[str]:
+    """Take a manifest's listing (or keep the last good one); return the shards to drop."""
+    try:
+        listing = decode_manifest(data)
+    except TableFormatError as error:
+        state.metrics.table_load_failures.inc()
+        logger.error("manifest not loaded, keeping its last good listing: %s", error)
+        return []
+    return state.ledger.manifest_loaded(listing)
+
+
+def _manifest_missing(state: RedirectorState) -> None:
+    if state.ledger.listed is None:
+        logger.warning("no manifest yet: not ready until the operator writes one")
+    else:
+        logger.warning(
+            "the manifest is gone: keeping its last listing until the operator restores it"
+        )
+
+
+def _check_complete(state: RedirectorState, *, announce: bool) -> None:
+    """Report the shards not as the manifest lists them; become ready once the table is complete.
+
+    `announce` logs every such shard: after a manifest (written last, so its shards should all
+    be served by now) or a listing. Between a shard and the manifest that confirms it, a
+    difference is the normal order of writes, not worth a warning.
+    """
+    ledger = state.ledger
+    unconfirmed = ledger.unconfirmed
+    state.metrics.table_shards_unconfirmed.set(len(unconfirmed))
+    if unconfirmed and announce:
+        logger.warning(
+            "%d shard(s) not as the manifest lists them (deleted, unreadable or changed by "
+            "hand; their last good copies are served until the operator repairs them): %s",
+            len(unconfirmed),
+            ", ".join(unconfirmed),
+        )
+    if ledger.complete and not state.ready:
+        # Once ready, stay ready: the last good table keeps serving (the redirector never goes
+        # blank), and the metric above says when it is not the whole table.
+        state.ready = True
+        state.metrics.table_loaded.set(1)
+        logger.info(
+            "routing table complete: %d links in %d shards", len(state.table), len(ledger.served)
+        )
 
 
 def _content(state: RedirectorState, name: str, data: Mapping[str, str]) -> ShardContent | None:
     """The routes of a shard's `data`, or None to keep its last good version."""
-    if not data:
-        return (), 0
     metrics = state.metrics
     try:
         decoded = decode_shard(data)
     except TableFormatError as error:
         metrics.table_load_failures.inc()
+        state.ledger.shard_unreadable(name)
         logger.error("shard %s not loaded, keeping its last good version: %s", name, error)
         return None
     for rejected in decoded.rejected:
         metrics.table_load_failures.inc()
         logger.error("shard %s: entry not served: %s", name, rejected)
+    state.ledger.shard_loaded(name, shard_digest(data))
+    if state.ledger.mismatched(name):
+        logger.info(
+            "shard %s differs from the manifest: served as it is (a write the manifest will "
+            "confirm, or a hand edit the operator will repair)",
+            name,
+        )
     return decoded.routes, sum(len(key) + len(value.encode()) for key, value in data.items())
 
 

@@ -1,7 +1,8 @@
 """The redirector's only door to the Kubernetes API: list and watch the routing-table ConfigMaps.
 
-Read-only, and limited to one namespace and one label selector, so the redirector needs nothing
-but `get`, `list` and `watch` on ConfigMaps in that namespace.
+The shards and the manifest, in one listing and one watch (so their events arrive in the order
+they were written). Read-only, and limited to one namespace and one label selector, so the
+redirector needs nothing but `get`, `list` and `watch` on ConfigMaps in that namespace.
 """
 
 import json
@@ -14,7 +15,7 @@ import httpx
 import kr8s
 import kr8s.asyncio
 
-from shortlink_core.api import TABLE_LABEL_SELECTOR
+from shortlink_core.api import TABLE_OBJECTS_SELECTOR
 
 LIST_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 #: The server ends each watch after WATCH_SECONDS; a read that waits longer than that plus a
@@ -29,7 +30,7 @@ class WatchExpired(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ShardSnapshot:
-    """The routing-table ConfigMaps at one resourceVersion."""
+    """The routing-table ConfigMaps (shards and manifest, by name) at one resourceVersion."""
 
     resource_version: str
     shards: dict[str, Mapping[str, str]]
@@ -69,7 +70,7 @@ class ShardSource:
             version="v1",
             namespace=self._namespace,
             url="configmaps",
-            params={"labelSelector": TABLE_LABEL_SELECTOR},
+            params={"labelSelector": TABLE_OBJECTS_SELECTOR},
             timeout=LIST_TIMEOUT,
         ) as response:
             body = response.json()
@@ -81,7 +82,7 @@ class ShardSource:
     async def watch(self, resource_version: str) -> AsyncIterator[ShardEvent]:
         """Changes after `resource_version`, until the server ends the watch."""
         params = {
-            "labelSelector": TABLE_LABEL_SELECTOR,
+            "labelSelector": TABLE_OBJECTS_SELECTOR,
             "watch": "true",
             "resourceVersion": resource_version,
             "allowWatchBookmarks": "true",

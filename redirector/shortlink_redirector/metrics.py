@@ -203,7 +203,15 @@ class RedirectorMetrics:
         )
         self.table_loaded = Gauge(
             "shortlink_table_loaded",
-            "1 once a complete routing table has been loaded (the redirector is ready), else 0.",
+            "1 once the routing table was complete (every shard its manifest lists, as listed) "
+            "and the redirector is ready, else 0.",
+            registry=self.registry,
+        )
+        self.table_shards_unconfirmed = Gauge(
+            "shortlink_table_shards_unconfirmed",
+            "Shards the routing table's manifest lists whose ConfigMap is absent, unreadable or "
+            "holds another copy than listed (the last good copy is served meanwhile); a moment "
+            "above 0 is a write in progress.",
             registry=self.registry,
         )
         self.table_entries = Gauge(
@@ -228,7 +236,8 @@ class RedirectorMetrics:
         )
         self.table_load_failures = Counter(
             "shortlink_table_load_failures",
-            "Routing-table shards or entries that could not be loaded and were not applied.",
+            "Routing-table shards, manifests or entries that could not be loaded and were not "
+            "applied.",
             registry=self.registry,
         )
         self.visit_log_dropped = Counter(

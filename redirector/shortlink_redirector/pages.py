@@ -59,6 +59,11 @@ def build_pages(state: RedirectorState) -> Starlette:
             country_header=state.serving.country_header,
         )
         if isinstance(decision, NotFound):
+            if not state.ready:  # the link may be in a shard not loaded yet (see `app`)
+                headers = {**NO_STORE, "retry-after": "1"}
+                return PlainTextResponse(
+                    "routing table not loaded yet\n", status_code=503, headers=headers
+                )
             return not_found(request, state, decision.slug, host=visit.host)
         if request.method not in ("GET", "HEAD"):
             headers = {**NO_STORE, "allow": "GET, HEAD"}

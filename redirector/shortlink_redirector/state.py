@@ -1,9 +1,10 @@
-"""The redirector's mutable state: the table being served, and whether one was ever loaded."""
+"""The redirector's mutable state: the table served, its ledger, and whether it was complete."""
 
 from dataclasses import dataclass, field
 from typing import Final
 
 from shortlink_redirector.addresses import Network
+from shortlink_redirector.manifest import ShardLedger
 from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.table import EMPTY_TABLE, RoutingTable
@@ -38,8 +39,11 @@ class RedirectorState:
     serving: ServingSettings = field(default_factory=ServingSettings)
     #: Replaced whole, never changed in place (see `table`).
     table: RoutingTable = EMPTY_TABLE
-    #: True once a complete table has been loaded; stays True while serving the last good one.
+    #: True once the table was complete (every shard the manifest lists, as it lists it); stays
+    #: True while serving the last good one.
     ready: bool = False
+    #: Which shards the manifest lists and which copies are served (see `manifest`).
+    ledger: ShardLedger = field(default_factory=ShardLedger)
     #: Where each redirect is recorded, or None when the visit log is switched off.
     visit_log: VisitLog | None = None
     #: Not-found answers left per client network (see `ratelimit`).

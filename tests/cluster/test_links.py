@@ -2,6 +2,8 @@
 
 import json
 
+from shortlink_core.api import MANIFEST_NAME
+from shortlink_core.table import FORMAT_VERSION, decode_manifest, shard_digest
 from shortlink_localcluster.stack import Stack
 from tests.cluster.helpers import (
     Cluster,
@@ -130,11 +132,21 @@ def test_the_table_lives_in_labelled_configmaps_in_the_operator_namespace(
         "name": f"tabled-{unique}",
     }
 
+    def listed() -> None:  # the manifest, written last, lists every shard with its digest
+        manifest = cluster.get("configmap", MANIFEST_NAME, namespace=stack.namespace)
+        assert manifest["metadata"]["labels"]["shortlink.dev/routing-table"] == "manifest"
+        shards = {item["metadata"]["name"]: item["data"] for item in table_shards(cluster, stack)}
+        assert decode_manifest(manifest["data"]) == {
+            name: shard_digest(data) for name, data in shards.items()
+        }
+
+    eventually(listed)
+
 
 def _table(cluster: Cluster, stack: Stack) -> dict[str, dict[str, object]]:
     table: dict[str, dict[str, object]] = {}
     for item in table_shards(cluster, stack):
-        assert item["data"]["format"] == "1"
+        assert item["data"]["format"] == FORMAT_VERSION
         assert item["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "shortlink-operator"
         table.update(json.loads(item["data"]["routes.json"]))
     return table

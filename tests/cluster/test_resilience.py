@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from shortlink_core.matching import match_key
+from shortlink_core.table import FORMAT_VERSION
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import wait_until
 from shortlink_localcluster.stack import Stack, http_status
@@ -102,7 +103,10 @@ def test_a_tampered_shard_is_repaired_and_never_served(
     served(stack, slug, "https://guarded.example/")
     shard = _shard_of(cluster, stack, slug)
     evil = {
-        "data": {"format": "1", "routes.json": json.dumps({slug: {"url": "javascript:alert(1)"}})}
+        "data": {
+            "format": FORMAT_VERSION,
+            "routes.json": json.dumps({slug: {"url": "javascript:alert(1)"}}),
+        }
     }
     cluster.kubectl(
         "patch",

@@ -7,11 +7,16 @@ import pytest
 from shortlink_core.link import Link, Rule, Split
 from shortlink_core.table import (
     FORMAT_KEY,
+    FORMAT_VERSION,
     ROUTES_KEY,
+    SHARDS_KEY,
     Route,
     TableFormatError,
+    decode_manifest,
     decode_shard,
+    encode_manifest,
     encode_shard,
+    shard_digest,
     shard_index,
     shard_name,
     split_into_shards,
@@ -55,14 +60,14 @@ def test_split_puts_each_slug_in_its_shard_and_leaves_out_empty_shards() -> None
 
 
 def test_unknown_format_version_is_refused_as_a_whole() -> None:
-    data = encode_shard([route("a")]) | {FORMAT_KEY: "2"}
-    with pytest.raises(TableFormatError, match="format '2' is not supported"):
+    data = encode_shard([route("a")]) | {FORMAT_KEY: "1"}
+    with pytest.raises(TableFormatError, match="format '1' is not supported"):
         decode_shard(data)
 
 
 def test_garbage_is_refused_as_a_whole() -> None:
     with pytest.raises(TableFormatError, match="not valid JSON"):
-        decode_shard({FORMAT_KEY: "1", ROUTES_KEY: "{nope"})
+        decode_shard({FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: "{nope"})
 
 
 def test_bad_entries_are_refused_one_by_one_and_the_rest_is_served() -> None:
@@ -73,7 +78,7 @@ def test_bad_entries_are_refused_one_by_one_and_the_rest_is_served() -> None:
     entries["/odd"] = {**base, "slug": "odd", "url": "https://e.com/", "redirectCode": 200}
     entries["/misfiled"] = {**base, "slug": "other", "url": "https://e.com/"}
     entries["/raw"] = {**base, "slug": "raw", "url": "https://E.com/ä"}
-    decoded = decode_shard({FORMAT_KEY: "1", ROUTES_KEY: json.dumps(entries)})
+    decoded = decode_shard({FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: json.dumps(entries)})
     assert [r.slug for r in decoded.routes] == ["good"]
     assert len(decoded.rejected) == 5
 
@@ -97,3 +102,48 @@ def test_every_link_field_survives_the_table() -> None:
         ),
     )
     assert decode_shard(encode_shard([rich])).routes == (rich,)
+
+
+def test_the_manifest_lists_every_shard_with_the_digest_of_its_data() -> None:
+    shards = split_into_shards([route(f"s{i}") for i in range(20)], 4)
+    listing = decode_manifest(encode_manifest(shards))
+    assert listing == {name: shard_digest(data) for name, data in shards.items()}
+    assert sorted(listing) == sorted(shards)
+
+
+def test_the_manifest_encoding_is_deterministic() -> None:
+    shards = split_into_shards([route(f"s{i}") for i in range(20)], 4)
+    backwards = dict(reversed(list(shards.items())))
+    assert encode_manifest(shards) == encode_manifest(backwards)
+    assert encode_manifest({})[SHARDS_KEY] == "{}"
+
+
+def test_a_digest_changes_with_any_byte_of_a_shard_and_not_with_key_order() -> None:
+    data = encode_shard([route("a")])
+    assert shard_digest(data) == shard_digest(dict(reversed(list(data.items()))))
+    assert shard_digest(data) != shard_digest(encode_shard([route("a", "https://example.com/x")]))
+    assert shard_digest(data) != shard_digest(data | {"released.json": "{}"})
+    # Golden value: a reader and a writer of another build must agree on it.
+    assert shard_digest({FORMAT_KEY: "2", ROUTES_KEY: "{}"}) == (
+        "4f0ba4c125bfa067b9076b80f748332d5d86223bdab9d4f9c0dda3a1e28a5a91"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({SHARDS_KEY: "{}"}, "format None is not supported"),
+        ({FORMAT_KEY: "1", SHARDS_KEY: "{}"}, "format '1' is not supported"),
+        ({FORMAT_KEY: FORMAT_VERSION, SHARDS_KEY: "{nope"}, "not valid JSON"),
+        ({FORMAT_KEY: FORMAT_VERSION}, "not valid JSON"),
+        ({FORMAT_KEY: FORMAT_VERSION, SHARDS_KEY: "[]"}, "must map shard names"),
+        ({FORMAT_KEY: FORMAT_VERSION, SHARDS_KEY: '{"s": 1}'}, "must map shard names"),
+        (
+            {FORMAT_KEY: FORMAT_VERSION, SHARDS_KEY: '{"shortlink-routes-manifest": "x"}'},
+            "must map shard names",
+        ),
+    ],
+)
+def test_an_unreadable_manifest_is_refused(data: dict[str, str], message: str) -> None:
+    with pytest.raises(TableFormatError, match=message):
+        decode_manifest(data)
