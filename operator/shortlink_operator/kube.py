@@ -4,7 +4,8 @@ the Lease that elects the one writer.
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
 overwritten. Every error goes through `_call`, which turns the answers the caller acts on into
-exceptions of their own: `Conflict`, `Gone`, and `Throttled` (429, with the server's Retry-After).
+exceptions of their own: `Conflict`, `Gone`, `Throttled` (429, with the server's Retry-After), and
+`Refused` for any other error answer.
 """
 
 import contextlib
@@ -42,6 +43,15 @@ class Conflict(Exception):
 
 class Gone(Exception):
     """The object does not exist (any more)."""
+
+
+class Refused(Exception):
+    """The API server answered with an error that retrying the same request will not cure soon
+    (a 422 for an invalid object, a 403, an admission webhook's denial, a 5xx)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Throttled(Exception):
@@ -257,6 +267,8 @@ class Kube:
                 raise Gone(str(error)) from error
             if code == 429:
                 raise Throttled(str(error), _retry_after(error.response)) from error
+            if code is not None:
+                raise Refused(str(error), code) from error
             raise
 
 

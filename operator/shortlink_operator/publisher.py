@@ -1,15 +1,19 @@
 """The single writer of the routing table, ShortLink status and Events.
 
 Changes to ShortLinks, policies and namespaces only `request()` a pass; the publisher gathers a
-burst of them (debounce), takes one snapshot of the kopf indices, and runs a pass in clear steps:
-read the table (only after a resync or an error), plan, write the shards whose bytes changed, write
-the statuses that changed (a bounded number at a time), post Events for outcomes that changed.
+burst of them (debounce), takes one snapshot of the operator's indexes (`link_index`), and runs a
+pass in clear steps: read the table (only after a resync or an error), plan, write the shards whose
+bytes changed, write the statuses that changed (a bounded number at a time), post Events for
+outcomes that changed.
 
 Only the holder of the writer Lease runs passes (see `leadership`). A 409 from the API server
 means someone else wrote a shard: the publisher re-reads the shards and plans again, never
-overwriting blindly. A 429 waits as long as the server asks; other API errors back off and retry
-the whole pass. Nothing is retried for a link that cannot be served, because that is an outcome
-(`InvalidSpec`, `SlugConflict`, ...), not an error.
+overwriting blindly. A 429 waits as long as the server asks. A shard the API server refuses
+(`Refused`: a 422, an admission webhook's denial) blocks nothing else: the other shards and every
+status that does not describe it are written, and the refused shard is tried again after a backoff
+while changes elsewhere keep flowing. Other errors (the API server away) back off and retry the
+whole pass. Nothing is retried for a link that cannot be served, because that is an outcome
+(`InvalidSpec`, `SlugConflict`, `CapacityExceeded`, ...), not an error.
 """
 
 import asyncio
@@ -22,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from shortlink_operator.config import OperatorConfig
-from shortlink_operator.kube import Conflict, Kube, Shard, Throttled
+from shortlink_operator.kube import Conflict, Kube, Refused, Shard, Throttled
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes
 from shortlink_operator.links import IndexedLink
@@ -91,6 +95,9 @@ class Publisher:
         self._last_plan_seconds = 0.0
         # When an outcome changes by itself (activeFrom, expiresAt, a grace period ending).
         self._next_change: float | None = None
+        #: Shards the API server refused in the last pass, and when to try them again.
+        self.refused_shards: set[str] = set()
+        self._retry_at: float | None = None
         self.last_success: float | None = None
         self._settings = Settings(
             base_url=config.public_base_url,
@@ -99,6 +106,8 @@ class Publisher:
             shard_budget=config.shard_budget_bytes,
             grace_seconds=config.slug_grace_seconds,
         )
+        # The alert on shard fill divides by this: it must be the budget the planner keeps to.
+        self._metrics.shard_capacity.set(config.shard_budget_bytes)
 
     def request(self, source: Source) -> None:
         """Ask for a pass over what `source` returns (the complete, current inputs)."""
@@ -108,7 +117,7 @@ class Publisher:
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
         await self._seed()
-        failures = 0
+        failures = refusals = 0
         leading = self._leadership is None
         resync_at = time.monotonic() + self._config.resync_seconds
         first = True  # look at the Lease at once, so a standby is known to be one from the start
@@ -123,6 +132,9 @@ class Publisher:
                 self._wake.set()
             if self._next_change is not None and self._next_change <= self._clock():
                 self._wake.set()  # a time passed (a grace period, activeFrom, expiresAt)
+            if self._retry_at is not None and self._retry_at <= time.monotonic():
+                self._retry_at, self._shards = None, None  # try the refused shards again
+                self._wake.set()
             try:
                 if self._leadership is not None and not await self._leadership.ensure():
                     if leading:
@@ -146,7 +158,15 @@ class Publisher:
                 self._wake.clear()
                 await self.publish(source())
                 failures = 0
-                self._metrics.passes.labels("success").inc()
+                if self.refused_shards:
+                    # Only those shards wait; a change anywhere still gets its pass at once.
+                    self._metrics.passes.labels("error").inc()
+                    delay = BACKOFF_SECONDS[min(refusals, len(BACKOFF_SECONDS) - 1)]
+                    refusals += 1
+                    self._retry_at = time.monotonic() + delay
+                else:
+                    refusals, self._retry_at = 0, None
+                    self._metrics.passes.labels("success").inc()
             except Conflict:
                 self._metrics.passes.labels("conflict").inc()
                 logger.info("a routing-table shard changed underneath; re-reading and planning")
@@ -203,6 +223,8 @@ class Publisher:
             timeout = min(timeout, self._leadership.renew_interval)
         if self._next_change is not None:
             timeout = min(timeout, self._next_change - self._clock() + 0.5)
+        if self._retry_at is not None:
+            timeout = min(timeout, self._retry_at - time.monotonic())
         return max(timeout, 0.05)
 
     async def publish(self, inputs: Inputs | Iterable[IndexedLink]) -> None:
@@ -215,8 +237,16 @@ class Publisher:
         wanted = self._plan(inputs, shards)
         self._last_plan_seconds = time.monotonic() - started
         self._metrics.plan_duration.observe(self._last_plan_seconds)
-        table_written = await self._write_shards(shards, wanted.shards)
-        unwritten = await self._write_statuses(wanted.statuses)
+        table_written, self.refused_shards = await self._write_shards(shards, wanted.shards)
+        # A status describing a refused shard would claim a table that is not there: keep it
+        # (and its Events) for the pass that writes the shard.
+        withheld = {
+            key
+            for key, names in wanted.depends_on.items()
+            if key in wanted.statuses and not names.isdisjoint(self.refused_shards)
+        }
+        statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}
+        unwritten = await self._write_statuses(statuses) | withheld
         await self._post_events([event for event in wanted.events if event.cause not in unwritten])
         self._next_change = wanted.next_change
         self.last_success = time.time()
@@ -255,21 +285,32 @@ class Publisher:
 
     async def _write_shards(
         self, shards: dict[str, Shard], wanted: Mapping[str, Mapping[str, str]]
-    ) -> bool:
-        """Create, update and delete shards until they are `wanted`; True if anything changed."""
-        written = False
-        for name, data in wanted.items():
-            current = shards.get(name)
-            if current is None:
-                shards[name] = await self._kube.create_shard(name, data)
+    ) -> tuple[bool, set[str]]:
+        """Create, update and delete shards until they are `wanted`.
+
+        Returns whether anything changed, and the shards the API server refused: one refused
+        write does not stop the others.
+        """
+        written, refused = False, set()
+        # Deletions last: a link moving to another shard is never in neither.
+        for name in [*wanted, *sorted(set(shards) - set(wanted))]:
+            current, data = shards.get(name), wanted.get(name)
+            try:
+                if data is None:
+                    assert current is not None
+                    await self._kube.delete_shard(current)
+                    del shards[name]
+                elif current is None:
+                    shards[name] = await self._kube.create_shard(name, data)
+                elif current.data != data:
+                    shards[name] = await self._kube.update_shard(current, data)
+                else:
+                    continue
                 written = True
-            elif current.data != data:
-                shards[name] = await self._kube.update_shard(current, data)
-                written = True
-        for name in sorted(set(shards) - set(wanted)):
-            await self._kube.delete_shard(shards.pop(name))
-            written = True
-        return written
+            except Refused as error:
+                refused.add(name)
+                logger.error("the API server refused routing-table shard %s: %s", name, error)
+        return written, refused
 
     async def _write_statuses(
         self, statuses: Mapping[tuple[str, str], dict[str, Any]]

@@ -7,14 +7,16 @@ cluster tier runs two real operator processes against the real API server.
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from shortlink_core.table import decode_shard
+from shortlink_core.matching import routing_key
+from shortlink_core.table import decode_shard, shard_index, shard_name
 from shortlink_operator import publisher as publisher_module
 from shortlink_operator.config import OperatorConfig
-from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Shard
+from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Refused, Shard
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.links import index_link
 from shortlink_operator.publisher import Inputs, Publisher
@@ -218,3 +220,53 @@ async def test_a_change_is_published_without_waiting_for_a_long_status_backlog(
     assert kube.statuses_when_late_was_routed < 300  # it did not wait for the backlog
     # Every invalid link got its Warning once, whichever pass wrote its status.
     assert sorted(kube.events) == sorted((f"bad{i}", "InvalidSpec") for i in range(200))
+
+
+class RefusingKube(FakeKube):
+    """Refuses every write of the shards in `refuse`, as an admission webhook or a 422 would."""
+
+    def __init__(self, refuse: set[str]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:
+        if name in self.refuse:
+            raise Refused(f"{name} denied", 422)
+        return await super().create_shard(name, data)
+
+    async def update_shard(self, shard: Shard, data: Mapping[str, str]) -> Shard:
+        if shard.name in self.refuse:
+            raise Refused(f"{shard.name} denied", 422)
+        return await super().update_shard(shard, data)
+
+
+async def test_a_refused_shard_blocks_neither_the_other_shards_nor_their_statuses() -> None:
+    config = replace(CONFIG, shard_count=2)
+    names = [f"l{i}" for i in range(12)]
+    shard_of = {n: shard_name(shard_index(routing_key("", n), 2)) for n in names}
+    blocked = shard_of[names[0]]
+    kube = RefusingKube({blocked})
+    publisher = Publisher(kube=kube, config=config)
+    links = [index_link(obj(n, f"https://e.com/{n}")) for n in names]
+    publisher.request(lambda: Inputs(links=list(links)))
+    task = asyncio.create_task(publisher.run())
+    free = {n for n in names if shard_of[n] != blocked}
+    assert free
+    assert free != set(names)
+    try:
+        await eventually(lambda: set(routes(kube)) == free)
+        await eventually(lambda: {key[1] for key in kube.statuses} == free)
+        assert publisher.refused_shards == {blocked}
+        # A change in the free shard is published at once, whatever the refused one does.
+        late = next(f"x{i}" for i in range(99) if shard_name(shard_index(f"/x{i}", 2)) != blocked)
+        links.append(index_link(obj(late, "https://e.com/late")))
+        publisher.request(lambda: Inputs(links=list(links)))
+        await eventually(lambda: late in routes(kube) and ("team", late) in kube.statuses)
+        # Once the API server takes the shard again, the retry writes it and its statuses.
+        kube.refuse.clear()
+        await eventually(lambda: set(routes(kube)) == {*names, late})
+        await eventually(lambda: len(kube.statuses) == len(names) + 1)
+        assert publisher.refused_shards == set()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
