@@ -34,6 +34,10 @@ from shortlink_operator.metrics import OperatorMetrics, observed
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
+#: Ask a LIST for metadata only (PartialObjectMetadataList), falling back to whole objects.
+METADATA_ONLY: Final = {
+    "Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+}
 LEASE_API: Final = "coordination.k8s.io/v1"
 
 
@@ -72,6 +76,14 @@ class Lease:
     duration_seconds: int
     #: The raw renewTime; only ever compared for change, so clock skew does not matter.
     renew_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The objects of a complete LIST and the resourceVersion of its snapshot."""
+
+    items: list[dict[str, Any]]
+    resource_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,29 +224,50 @@ class Kube:
         )
 
     @observed("list_shortlinks")
-    async def list_shortlinks(self) -> list[dict[str, Any]]:
+    async def list_shortlinks(self) -> "Listing":
         """Every ShortLink in the cluster, read in pages (a consistent snapshot)."""
         return await self.list_all(API_VERSION, PLURAL)
 
     @observed("list_scope")
-    async def list_policies(self) -> list[dict[str, Any]]:
+    async def list_policies(self) -> "Listing":
         return await self.list_all(API_VERSION, POLICY_PLURAL)
 
     @observed("list_scope")
-    async def list_namespaces(self) -> list[dict[str, Any]]:
+    async def list_namespaces(self) -> "Listing":
         return await self.list_all("v1", "namespaces")
 
-    async def list_all(self, version: str, plural: str, *, page: int = 500) -> list[dict[str, Any]]:
-        """Every object of a kind, cluster-wide, read in pages."""
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": page}
+    @observed("list_scope")
+    async def list_present(self, version: str, plural: str) -> tuple[set[tuple[str, str]], int]:
+        """The (namespace, name) of every object of a kind, and the resourceVersion of that
+        snapshot: metadata only, so a resync's listing of 100,000 links stays small."""
+        present: set[tuple[str, str]] = set()
+        params: dict[str, Any] = {"limit": 2000}
+        snapshot = 0
         while True:
-            body = await self._call("GET", version, plural, namespace="", params=dict(params))
-            for item in body["items"]:  # a LIST leaves out kind and apiVersion of its items
-                items.append(item)
+            body = await self._call(
+                "GET", version, plural, namespace="", params=dict(params), headers=METADATA_ONLY
+            )
+            snapshot = snapshot or int(body["metadata"].get("resourceVersion") or 0)
+            for item in body["items"]:
+                meta = item["metadata"]
+                present.add((meta.get("namespace") or "", meta["name"]))
             token = body["metadata"].get("continue")
             if not token:
-                return items
+                return present, snapshot
+            params["continue"] = token
+
+    async def list_all(self, version: str, plural: str, *, page: int = 500) -> "Listing":
+        """Every object of a kind, cluster-wide, read in pages of one consistent snapshot."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": page}
+        snapshot = 0
+        while True:
+            body = await self._call("GET", version, plural, namespace="", params=dict(params))
+            snapshot = snapshot or int(body["metadata"].get("resourceVersion") or 0)
+            items.extend(body["items"])  # a LIST leaves out kind and apiVersion of its items
+            token = body["metadata"].get("continue")
+            if not token:
+                return Listing(items, snapshot)
             params["continue"] = token
 
     async def _call(

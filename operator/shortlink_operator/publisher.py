@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from shortlink_core.api import API_VERSION, PLURAL, POLICY_PLURAL
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Kube, Refused, Shard, Throttled
 from shortlink_operator.leadership import Leadership
@@ -98,6 +99,9 @@ class Publisher:
         #: Shards the API server refused in the last pass, and when to try them again.
         self.refused_shards: set[str] = set()
         self._retry_at: float | None = None
+        # Re-list the indexes' objects and forget those gone (every resync, and after kopf
+        # listed again following a watch gap).
+        self._prune_due = False
         self.last_success: float | None = None
         self._settings = Settings(
             base_url=config.public_base_url,
@@ -114,6 +118,12 @@ class Publisher:
         self._source = source
         self._wake.set()
 
+    def relisted(self) -> None:
+        """kopf listed a kind again after a watch gap: forget what was deleted meanwhile now,
+        rather than at the next resync."""
+        self._prune_due = True
+        self._wake.set()
+
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
         await self._seed()
@@ -128,8 +138,12 @@ class Publisher:
             first = False
             if time.monotonic() >= resync_at:
                 self._shards = None  # periodic resync: repair anything changed behind our back
+                self._prune_due = True  # ... and forget objects whose deletion the watch missed
                 resync_at = time.monotonic() + self._config.resync_seconds
                 self._wake.set()
+            if self._prune_due:
+                self._prune_due = False
+                await self._prune()
             if self._next_change is not None and self._next_change <= self._clock():
                 self._wake.set()  # a time passed (a grace period, activeFrom, expiresAt)
             if self._retry_at is not None and self._retry_at <= time.monotonic():
@@ -201,9 +215,12 @@ class Publisher:
         failures = 0
         while True:
             try:
-                indexes.links.seed(await self._kube.list_shortlinks())
-                indexes.policies.seed(await self._kube.list_policies())
-                indexes.namespaces.seed(await self._kube.list_namespaces())
+                for index, listing in (
+                    (indexes.links, await self._kube.list_shortlinks()),
+                    (indexes.policies, await self._kube.list_policies()),
+                    (indexes.namespaces, await self._kube.list_namespaces()),
+                ):
+                    index.seed(listing.items, version=listing.resource_version)
                 logger.info("%d ShortLinks known; publishing", len(indexes.links))
                 self.request(lambda: inputs_of(indexes))
                 return
@@ -212,6 +229,34 @@ class Publisher:
                 failures += 1
                 logger.warning("cannot list ShortLinks (%s); retrying in %s s", error, delay)
                 await asyncio.sleep(delay)
+
+    async def _prune(self) -> None:
+        """List the names of every ShortLink, policy and namespace, and forget the ones gone.
+
+        kopf never reports a deletion that happened during a watch gap (it lists again and
+        yields what exists), so without this a deleted link stayed planned and served until
+        the operator restarted. Metadata only: cheap enough for every resync. A failure waits
+        for the next resync.
+        """
+        indexes = self._indexes
+        if indexes is None or not indexes.complete:
+            return
+        gone = False
+        try:
+            for index, (version, plural) in (
+                (indexes.links, (API_VERSION, PLURAL)),
+                (indexes.policies, (API_VERSION, POLICY_PLURAL)),
+                (indexes.namespaces, ("v1", "namespaces")),
+            ):
+                present, snapshot = await self._kube.list_present(version, plural)
+                gone |= index.prune(present, version=snapshot)
+        except Exception as error:
+            logger.warning(
+                "cannot re-list to forget deleted objects (%s); at the next resync", error
+            )
+        if gone:
+            logger.info("forgot objects deleted while the watch was away; publishing")
+            self.request(lambda: inputs_of(indexes))
 
     async def stop(self) -> None:
         if self._leadership is not None:
