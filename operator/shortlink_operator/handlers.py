@@ -53,25 +53,27 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def link_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    _take(memo, memo.indexes.links, body, type)
+    _take(memo, memo.indexes.links, body, type, kind=PLURAL)
 
 
 @kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
 def policy_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    _take(memo, memo.indexes.policies, body, type)
+    _take(memo, memo.indexes.policies, body, type, kind=POLICY_PLURAL)
 
 
 @kopf.on.event("", "v1", "namespaces")
 def namespace_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    _take(memo, memo.indexes.namespaces, body, type)
+    _take(memo, memo.indexes.namespaces, body, type, kind="namespaces")
 
 
-def _take(memo: kopf.Memo, index: ObjectIndex[Any], body: kopf.Body, type: str | None) -> None:
+def _take(
+    memo: kopf.Memo, index: ObjectIndex[Any], body: kopf.Body, type: str | None, *, kind: str
+) -> None:
     # An event without a type is kopf's listing: at start-up, or again after a watch gap.
     if index.apply(body, deleted=type == "DELETED", listed=type is None):
         memo.publisher.request(lambda: inputs_of(memo.indexes))
     if index.relisted():
-        memo.publisher.relisted()
+        memo.publisher.relisted(kind)
 
 
 @kopf.on.probe(id="lastPublished")

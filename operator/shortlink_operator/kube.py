@@ -248,7 +248,7 @@ class Kube:
                 "GET", version, plural, namespace="", params=dict(params), headers=METADATA_ONLY
             )
             snapshot = snapshot or int(body["metadata"].get("resourceVersion") or 0)
-            for item in body["items"]:
+            for item in body.get("items") or ():  # null in an empty metadata-only list
                 meta = item["metadata"]
                 present.add((meta.get("namespace") or "", meta["name"]))
             token = body["metadata"].get("continue")
@@ -264,7 +264,7 @@ class Kube:
         while True:
             body = await self._call("GET", version, plural, namespace="", params=dict(params))
             snapshot = snapshot or int(body["metadata"].get("resourceVersion") or 0)
-            items.extend(body["items"])  # a LIST leaves out kind and apiVersion of its items
+            items.extend(body.get("items") or ())  # without kind and apiVersion of each item
             token = body["metadata"].get("continue")
             if not token:
                 return Listing(items, snapshot)

@@ -53,9 +53,9 @@ class ObjectIndex(Generic[T]):
         self._objects: dict[Key, T] = {}
         self._versions: dict[Key, int] = {}
         self._deleted: dict[Key, int] = {}
-        #: Keys seen in kopf's current listing (events without a type): seeing one again means
-        #: kopf is listing anew, after a watch gap.
-        self._listed: set[Key] = set()
+        #: Whether a watch event came since kopf's last listing: a listing (events without a
+        #: type) after one means kopf is listing anew, after a watch gap.
+        self._watching = False
         self._relisted = False
         #: The resourceVersion of the last complete listing merged; tombstones up to it expire at
         #: the next one.
@@ -77,13 +77,12 @@ class ObjectIndex(Generic[T]):
         meta = body["metadata"]
         key, version = (meta.get("namespace") or "", meta["name"]), _version(body)
         if listed:
-            if key in self._listed:  # the same object listed twice: kopf is listing again
-                self._listed.clear()
-                self._relisted = True
-            self._listed.add(key)
+            if self._watching:  # a listing after watch events: kopf is listing again
+                self._watching, self._relisted = False, True
+        else:
+            self._watching = True
         if deleted:
             self._versions.pop(key, None)
-            self._listed.discard(key)
             self._deleted[key] = max(version, self._deleted.get(key, 0))
             return self._objects.pop(key, None) is not None
         if version < self._versions.get(key, -1) or version <= self._deleted.get(key, -1):
@@ -129,10 +128,9 @@ class ObjectIndex(Generic[T]):
             if deleted_at <= self._listed_at:
                 del self._deleted[key]
         for key in gone:
-            self.apply(
-                {"metadata": {"namespace": key[0], "name": key[1], "resourceVersion": version}},
-                deleted=True,
-            )
+            self._objects.pop(key, None)
+            self._versions.pop(key, None)
+            self._deleted[key] = version
         self._listed_at = max(self._listed_at, version)
         return bool(gone)
 

@@ -118,9 +118,10 @@ class Publisher:
         self._source = source
         self._wake.set()
 
-    def relisted(self) -> None:
-        """kopf listed a kind again after a watch gap: forget what was deleted meanwhile now,
+    def relisted(self, kind: str) -> None:
+        """kopf listed `kind` again after a watch gap: forget what was deleted meanwhile now,
         rather than at the next resync."""
+        logger.info("kopf listed %s again after a watch gap; re-listing to forget deletions", kind)
         self._prune_due = True
         self._wake.set()
 

@@ -108,10 +108,11 @@ def test_kopf_listing_again_is_noticed_once() -> None:
     for name in ("a", "b"):  # kopf's first listing (at start-up) is no news
         index.apply(body(name, 1), listed=True)
     assert not index.relisted()
-    index.apply(body("a", 2))  # a watch event
-    index.apply(body("a", 2), listed=True)  # kopf lists again after a watch gap
+    index.apply(body("c", 2))  # a watch event: kopf is watching now
+    index.apply(body("c", 2), listed=True)  # kopf lists again after a watch gap
     assert index.relisted()
-    index.apply(body("b", 1), listed=True)  # the rest of that listing
+    index.apply(body("a", 1), listed=True)  # the rest of that listing
     assert not index.relisted()
-    index.apply(body("a", 2), listed=True)  # and the next one
+    index.apply(body("d", 3))
+    index.apply(body("d", 3), listed=True)  # and the next one
     assert index.relisted()
