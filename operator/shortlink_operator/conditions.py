@@ -78,6 +78,9 @@ def current_reason(status: Mapping[str, Any]) -> str | None:
 def _find_condition(conditions: object, kind: str) -> Mapping[str, Any] | None:
     if isinstance(conditions, list):
         for condition in conditions:
-            if isinstance(condition, Mapping) and condition.get("type") == kind:
+            # `dict` first: a pass looks at every link's conditions, and the ABC check is slow.
+            if (type(condition) is dict or isinstance(condition, Mapping)) and condition.get(
+                "type"
+            ) == kind:
                 return condition
     return None

@@ -19,7 +19,7 @@ for the shards it touches until no further link has to be kept.
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 from shortlink_core.table import Release, encode_entries, shard_index, shard_name
 from shortlink_operator.ownership import Claim, Key
@@ -73,14 +73,15 @@ class Placement:
     kept: dict[Key, Refusal] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
+class _Candidate(NamedTuple):
+    """One entry that wants room in a shard; candidates sort in the order they get it."""
+
     rank: int  # 0 served as it is, 1 served but changed, 2 new
     created: str
     namespace: str
     name: str
     alias: bool  # a link's slug comes before its aliases
-    key: str
+    key: str  # unique in a shard, so sorting never compares what follows
     entry: str
     claim: Claim | None  # None for a kept link's last served entry
 
@@ -104,25 +105,39 @@ def place(
     `settled` says whether a claim's link is served at the generation it has now.
     """
     limit = link_limit(budget)
-    by_link: dict[Key, list[Claim]] = {}
+    # Each claim's candidate, computed once: its key, entry and shard cost the most.
+    by_link: dict[Key, list[tuple[int, _Candidate]]] = {}
     for claim in claims:
-        by_link.setdefault(claim.link.key, []).append(claim)
+        link, key = claim.link, claim.key
+        rank = 2 if served.get(key) != link.key else (0 if settled(claim) else 1)
+        candidate = _Candidate(
+            rank,
+            link.created,
+            link.namespace,
+            link.name,
+            claim.slug in claim.spec.aliases,
+            key,
+            entry(claim),
+            claim,
+        )
+        by_link.setdefault(link.key, []).append((shard_index(key, shard_count), candidate))
     served_links = set(served.values())
     result = Placement()
     kept: set[Key] = set()
     refused_links: set[Key] = set()
-    for key, own in by_link.items():
-        total = sum(len(entry(claim)) + 1 for claim in own)
+    for link_key, own in by_link.items():
+        total = sum(len(candidate.entry) + 1 for _, candidate in own)
         if total > limit:
-            shards = sorted({shard_name(shard_index(c.key, shard_count)) for c in own})
+            shards = sorted({shard_name(index) for index, _ in own})
             why = Refusal(", ".join(shards), total, limit, budget, too_large=True)
-            if key in served_links:
-                kept.add(key)
-                result.kept[key] = why
+            if link_key in served_links:
+                kept.add(link_key)
+                result.kept[link_key] = why
             else:
-                refused_links.add(key)
-                for claim in own:
-                    result.refused[_id(claim)] = why
+                refused_links.add(link_key)
+                for _, candidate in own:
+                    assert candidate.claim is not None
+                    result.refused[_id(candidate.claim)] = why
     base = _base_sizes(holds, shard_count)
     served_by: dict[Key, list[str]] | None = None
 
@@ -146,17 +161,9 @@ def place(
                         _Candidate(0, created, *link_key, False, routing_key, text, None)
                     )
         for link_key, own in by_link.items():
-            if link_key in kept or link_key in refused_links:
-                continue
-            for claim in own:
-                served_here = served.get(claim.key) == link_key
-                rank = (0 if settled(claim) else 1) if served_here else 2
-                alias = claim.slug in claim.spec.aliases
-                buckets.setdefault(shard_index(claim.key, shard_count), []).append(
-                    _Candidate(
-                        rank, claim.link.created, *link_key, alias, claim.key, entry(claim), claim
-                    )
-                )
+            if link_key not in kept and link_key not in refused_links:
+                for index, candidate in own:
+                    buckets.setdefault(index, []).append(candidate)
         return buckets
 
     dirty: set[int] | None = None  # None: every shard
@@ -174,7 +181,7 @@ def place(
         # Keeping a link changes every shard it has entries in: place those again.
         kept.update(newly)
         result.kept.update(newly)
-        dirty = {shard_index(c.key, shard_count) for key in newly for c in by_link.get(key, ())}
+        dirty = {index for key in newly for index, _ in by_link.get(key, ())}
         served_keys = (k for k, owner in served.items() if owner in newly)
         dirty.update(shard_index(k, shard_count) for k in served_keys)
     for index in set(base) - set(result.entries):
@@ -192,7 +199,7 @@ def _fill(
     *,
     again: bool,
 ) -> tuple[list[str], int]:
-    bucket.sort(key=lambda c: (c.rank, c.created, c.namespace, c.name, c.alias, c.key))
+    bucket.sort()
     name = shard_name(index)
     if again:  # forget what an earlier round refused here: a kept link may have made room
         for claim_id, why in list(result.refused.items()):

@@ -152,7 +152,9 @@ def test_a_served_link_grown_past_the_room_in_its_shard_keeps_serving_it(
         ]
         assert data_size(item) <= BUDGET
         routes = json.loads(item["data"]["routes.json"])
-        assert "grow-v1.example" in json.dumps(routes[routing_key("", grow)])  # still the old generation
+        assert "grow-v1.example" in json.dumps(
+            routes[routing_key("", grow)]
+        )  # still the old generation
         for each in fill:
             assert cluster.ready(each)["reason"] == "Published"
     finally:
