@@ -102,6 +102,7 @@ class Publisher:
         # Re-list the indexes' objects and forget those gone (every resync, and after kopf
         # listed again following a watch gap).
         self._prune_due = False
+        self._pruning: asyncio.Task[None] | None = None
         self.last_success: float | None = None
         self._settings = Settings(
             base_url=config.public_base_url,
@@ -127,6 +128,14 @@ class Publisher:
 
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
+        try:
+            await self._loop()
+        finally:
+            if self._pruning is not None:
+                self._pruning.cancel()
+                await asyncio.gather(self._pruning, return_exceptions=True)
+
+    async def _loop(self) -> None:
         await self._seed()
         failures = refusals = 0
         leading = self._leadership is None
@@ -142,9 +151,10 @@ class Publisher:
                 self._prune_due = True  # ... and forget objects whose deletion the watch missed
                 resync_at = time.monotonic() + self._config.resync_seconds
                 self._wake.set()
-            if self._prune_due:
+            if self._prune_due and (self._pruning is None or self._pruning.done()):
+                # Beside the passes, not before them: at 10,000 links the listing takes a while.
                 self._prune_due = False
-                await self._prune()
+                self._pruning = asyncio.create_task(self._prune(), name="shortlink-prune")
             if self._next_change is not None and self._next_change <= self._clock():
                 self._wake.set()  # a time passed (a grace period, activeFrom, expiresAt)
             if self._retry_at is not None and self._retry_at <= time.monotonic():
@@ -338,7 +348,7 @@ class Publisher:
         write does not stop the others.
         """
         written, refused = False, set()
-        # Deletions last: a link moving to another shard is never in neither.
+        # Deletions last, so a link moving to another shard is always in one of the two.
         for name in [*wanted, *sorted(set(shards) - set(wanted))]:
             current, data = shards.get(name), wanted.get(name)
             try:
