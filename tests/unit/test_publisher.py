@@ -16,8 +16,9 @@ from shortlink_core.matching import routing_key
 from shortlink_core.table import decode_shard, shard_index, shard_name
 from shortlink_operator import publisher as publisher_module
 from shortlink_operator.config import OperatorConfig
-from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Refused, Shard
+from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Listing, Refused, Shard
 from shortlink_operator.leadership import Leadership
+from shortlink_operator.link_index import Indexes
 from shortlink_operator.links import index_link
 from shortlink_operator.publisher import Inputs, Publisher
 from tests.unit.test_planning import obj
@@ -267,6 +268,52 @@ async def test_a_refused_shard_blocks_neither_the_other_shards_nor_their_statuse
         await eventually(lambda: set(routes(kube)) == {*names, late})
         await eventually(lambda: len(kube.statuses) == len(names) + 1)
         assert publisher.refused_shards == set()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class ListingKube(FakeKube):
+    """Answers LISTs from `links`: the cluster as it is, whatever the watch said."""
+
+    def __init__(self, links: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.links = links
+        self.version = 100
+
+    async def list_shortlinks(self) -> Listing:
+        return Listing(list(self.links), self.version)
+
+    async def list_policies(self) -> Listing:
+        return Listing([], self.version)
+
+    async def list_namespaces(self) -> Listing:
+        return Listing([], self.version)
+
+    async def list_present(self, version: str, plural: str) -> tuple[set[tuple[str, str]], int]:
+        if plural != "shortlinks":
+            return set(), self.version
+        return {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.links}, (
+            self.version
+        )
+
+
+async def test_a_link_deleted_while_the_watch_was_away_leaves_the_table_at_the_resync() -> None:
+    def versioned(name: str) -> dict[str, Any]:
+        body = obj(name, f"https://e.com/{name}")
+        body["metadata"]["resourceVersion"] = "50"
+        return body
+
+    kube = ListingKube([versioned("a"), versioned("b")])
+    indexes = Indexes()
+    publisher = Publisher(kube=kube, config=replace(CONFIG, resync_seconds=0.2), indexes=indexes)
+    task = asyncio.create_task(publisher.run())
+    try:
+        await eventually(lambda: set(routes(kube)) == {"a", "b"})
+        # "b" is deleted and no DELETED event ever comes (a watch gap).
+        kube.links, kube.version = kube.links[:1], 120
+        await eventually(lambda: set(routes(kube)) == {"a"})
+        assert [link.name for link in indexes.links.snapshot()] == ["a"]
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
