@@ -19,7 +19,7 @@ import pytest
 from shortlink_core.matching import match_key
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import Stack
-from tests.cluster.helpers import Cluster, not_served, served, shortlink, table_shards
+from tests.cluster.helpers import Cluster, eventually, not_served, served, shortlink, table_shards
 
 
 def compact_etcd(control_plane: ControlPlane) -> int:
@@ -89,9 +89,14 @@ def test_a_link_and_a_policy_deleted_during_a_watch_gap_are_forgotten(
         cluster.wait_reason(held, "Published")
         served(stack, kept, "https://kept.example/")
         # It was a real gap: kopf listed again (after a 410), and the operator noticed.
-        assert stack.operator is not None
-        log = stack.operator.log_path.read_text()
-        assert "kopf listed shortlinks again after a watch gap" in log
-        assert "forgot objects deleted while the watch was away" in log
+        operator = stack.operator
+        assert operator is not None
+
+        def noticed() -> None:
+            log = operator.log_path.read_text()
+            assert "kopf listed shortlinks again after a watch gap" in log
+            assert "forgot objects deleted while the watch was away" in log
+
+        eventually(noticed, timeout=15, interval=0.2)
     finally:
         cluster.kubectl("delete", "shortlinkpolicy", policy, "--ignore-not-found", namespace=None)
