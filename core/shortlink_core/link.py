@@ -22,8 +22,11 @@ MATCH_MODES: Final = ("Insensitive", "Exact")
 PATH_SUFFIX_MODES: Final = ("Append", "Ignore", "Reject")
 DEVICES: Final = ("Mobile", "Tablet", "Desktop", "Bot")
 UTM_FIELDS: Final = ("source", "medium", "campaign", "term", "content")
-MAX_ALIASES: Final = 16
-MAX_RULES: Final = 16
+#: The CRD's list limits: the table stores a link once per slug and alias, and these keep a link
+#: of ordinary URLs within the operator's per-link byte limit.
+MAX_ALIASES: Final = 8
+MAX_RULES: Final = 8
+MAX_SPLIT_ARMS: Final = 4
 DESCRIPTION_MAX_LENGTH: Final = 1024
 
 
@@ -227,6 +230,8 @@ def _rule(raw: object, index: int) -> Rule:
     if has_url == has_split:
         raise InvalidLink(f"{where} needs exactly one of url or split")
     split = tuple(_split(s, f"{where}.split[{i}]") for i, s in enumerate(_list(raw, "split")))
+    if len(split) > MAX_SPLIT_ARMS:
+        raise InvalidLink(f"{where}.split may have at most {MAX_SPLIT_ARMS} arms")
     if has_split and sum(s.weight for s in split) <= 0:
         raise InvalidLink(f"{where}.split needs a positive total weight")
     devices = frozenset(_strings(when, "devices"))

@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # kopf logs "Handler succeeded" for every watch event: at 100,000 links, that is CPU and noise.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     assert handlers.link_changed  # the import above registers the handlers with kopf
-    metrics = OperatorMetrics()
+    metrics = OperatorMetrics(shard_capacity_bytes=config.shard_budget_bytes)
     if config.metrics_port:
         # A thread of its own: a scrape is answered even while the event loop is busy planning.
         start_http_server(config.metrics_port, addr=config.metrics_host, registry=metrics.registry)

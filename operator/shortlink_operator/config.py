@@ -77,10 +77,12 @@ class OperatorConfig:
         default=300.0,
         check=between(0, 30 * 86400),
     )
-    #: Most bytes of routes in one shard; newer links beyond it get CapacityExceeded.
+    #: Most bytes of data in one shard; newer links beyond it get CapacityExceeded, and one link
+    #: may take a quarter of it.
     shard_budget_bytes: int = flag(
         "SHORTLINK_SHARD_BUDGET_BYTES",
-        "most bytes of routes per shard ConfigMap (under the 1 MiB object limit)",
+        "most bytes of data per shard ConfigMap (under the 1 MiB object limit); one link may "
+        "take a quarter of it",
         default=256 * 1024,
         check=between(4096, 900 * 1024),
     )

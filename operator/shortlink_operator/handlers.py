@@ -3,7 +3,8 @@
 The operator's memory is `Indexes`: every ShortLink, every ShortLinkPolicy and the labels of every
 namespace (for policies that select by label), fed here and seeded by the publisher with one LIST
 each (see `link_index` for why these are not kopf indices). Event handlers only update an index
-and, when what a plan reads changed, ask the publisher for a pass; no handler writes to a
+and, when what a plan reads changed, ask the publisher for a pass (or, when kopf lists a kind
+again after a watch gap, for a re-listing that forgets what was deleted); no handler writes to a
 ShortLink itself, and none is a change-detecting handler, so kopf adds no finalizer and no
 annotations.
 """
@@ -19,7 +20,7 @@ from shortlink_operator.drift import follow_table
 from shortlink_operator.kopf_settings import configure
 from shortlink_operator.kube import Kube
 from shortlink_operator.leadership import Leadership
-from shortlink_operator.link_index import Indexes
+from shortlink_operator.link_index import Indexes, ObjectIndex
 from shortlink_operator.prometheus import Prometheus
 from shortlink_operator.publisher import Publisher, inputs_of, now
 from shortlink_operator.visit_reporter import VisitReporter
@@ -81,20 +82,27 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def link_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    if memo.indexes.links.apply(body, deleted=type == "DELETED"):
-        memo.publisher.request(lambda: inputs_of(memo.indexes))
+    _take(memo, memo.indexes.links, body, type, kind=PLURAL)
 
 
 @kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
 def policy_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    if memo.indexes.policies.apply(body, deleted=type == "DELETED"):
-        memo.publisher.request(lambda: inputs_of(memo.indexes))
+    _take(memo, memo.indexes.policies, body, type, kind=POLICY_PLURAL)
 
 
 @kopf.on.event("", "v1", "namespaces")
 def namespace_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
-    if memo.indexes.namespaces.apply(body, deleted=type == "DELETED"):
+    _take(memo, memo.indexes.namespaces, body, type, kind="namespaces")
+
+
+def _take(
+    memo: kopf.Memo, index: ObjectIndex[Any], body: kopf.Body, type: str | None, *, kind: str
+) -> None:
+    # An event without a type is kopf's listing: at start-up, or again after a watch gap.
+    if index.apply(body, deleted=type == "DELETED", listed=type is None):
         memo.publisher.request(lambda: inputs_of(memo.indexes))
+    if index.relisted():
+        memo.publisher.relisted(kind)
 
 
 @kopf.on.probe(id="lastPublished")

@@ -34,8 +34,10 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.posting.reporting_component = "shortlink-operator"
     # The API server ends a watch after server_timeout; the client gives up a little later, so a
     # silently stalled connection is noticed and re-established instead of waiting forever. A
-    # "410 Gone" (resourceVersion too old) makes kopf list again and re-fill the indices; the
-    # publisher's periodic resync re-reads the table, so nothing depends on an unbroken watch.
+    # "410 Gone" (resourceVersion too old) makes kopf list again, yielding only what still
+    # exists; the handlers notice the new listing and the publisher re-lists names to forget what
+    # was deleted meanwhile (and does so at every resync, when it also re-reads the table), so
+    # nothing depends on an unbroken watch.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10

@@ -5,7 +5,8 @@ writer.
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
 overwritten. Every error goes through `_call`, which turns the answers the caller acts on into
-exceptions of their own: `Conflict`, `Gone`, and `Throttled` (429, with the server's Retry-After).
+exceptions of their own: `Conflict`, `Gone`, `Throttled` (429, with the server's Retry-After), and
+`Refused` for any other error answer.
 """
 
 import contextlib
@@ -37,7 +38,13 @@ from shortlink_operator.metrics import OperatorMetrics, observed
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
 #: Asks a watch for each object's metadata only (the operator knows what its shards hold).
-METADATA_ONLY: Final = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}
+METADATA_ONLY_WATCH: Final = {
+    "Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+}
+#: Asks a LIST for metadata only (PartialObjectMetadataList), falling back to whole objects.
+METADATA_ONLY_LIST: Final = {
+    "Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+}
 LEASE_API: Final = "coordination.k8s.io/v1"
 #: The server ends each watch after WATCH_SECONDS; a read that waits longer than that plus a
 #: margin means the connection stalled silently, and the watch is started again.
@@ -55,6 +62,15 @@ class Gone(Exception):
 
 class WatchExpired(Exception):
     """The resourceVersion is too old to watch from (410 Gone): start from a new one."""
+
+
+class Refused(Exception):
+    """The API server answered with an error that retrying the same request will not cure soon
+    (a 422 for an invalid object, a 403, an admission webhook's denial, a 5xx)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Throttled(Exception):
@@ -75,6 +91,14 @@ class Lease:
     duration_seconds: int
     #: The raw renewTime; only ever compared for change, so clock skew does not matter.
     renew_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The objects of a complete LIST and the resourceVersion of its snapshot."""
+
+    items: list[dict[str, Any]]
+    resource_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +165,7 @@ class Kube:
                 namespace=self.namespace,
                 url="configmaps",
                 params=params,
-                headers=METADATA_ONLY,
+                headers=METADATA_ONLY_WATCH,
                 stream=True,
                 timeout=WATCH_TIMEOUT,
             ) as response:
@@ -277,29 +301,55 @@ class Kube:
         )
 
     @observed("list_shortlinks")
-    async def list_shortlinks(self) -> list[dict[str, Any]]:
+    async def list_shortlinks(self) -> "Listing":
         """Every ShortLink in the cluster, read in pages (a consistent snapshot)."""
         return await self.list_all(API_VERSION, PLURAL)
 
     @observed("list_scope")
-    async def list_policies(self) -> list[dict[str, Any]]:
+    async def list_policies(self) -> "Listing":
         return await self.list_all(API_VERSION, POLICY_PLURAL)
 
     @observed("list_scope")
-    async def list_namespaces(self) -> list[dict[str, Any]]:
+    async def list_namespaces(self) -> "Listing":
         return await self.list_all("v1", "namespaces")
 
-    async def list_all(self, version: str, plural: str, *, page: int = 500) -> list[dict[str, Any]]:
-        """Every object of a kind, cluster-wide, read in pages."""
-        items: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": page}
+    @observed("list_scope")
+    async def list_present(self, version: str, plural: str) -> tuple[set[tuple[str, str]], int]:
+        """The (namespace, name) of every object of a kind, and the resourceVersion of that
+        snapshot: metadata only, so a resync's listing of 100,000 links stays small."""
+        present: set[tuple[str, str]] = set()
+        params: dict[str, Any] = {"limit": 2000}
+        snapshot = 0
         while True:
-            body = await self._call("GET", version, plural, namespace="", params=dict(params))
-            for item in body["items"]:  # a LIST leaves out kind and apiVersion of its items
-                items.append(item)
+            body = await self._call(
+                "GET",
+                version,
+                plural,
+                namespace="",
+                params=dict(params),
+                headers=METADATA_ONLY_LIST,
+            )
+            snapshot = snapshot or int(body["metadata"].get("resourceVersion") or 0)
+            for item in body.get("items") or ():  # null in an empty metadata-only list
+                meta = item["metadata"]
+                present.add((meta.get("namespace") or "", meta["name"]))
             token = body["metadata"].get("continue")
             if not token:
-                return items
+                return present, snapshot
+            params["continue"] = token
+
+    async def list_all(self, version: str, plural: str, *, page: int = 500) -> "Listing":
+        """Every object of a kind, cluster-wide, read in pages of one consistent snapshot."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": page}
+        snapshot = 0
+        while True:
+            body = await self._call("GET", version, plural, namespace="", params=dict(params))
+            snapshot = snapshot or int(body["metadata"].get("resourceVersion") or 0)
+            items.extend(body.get("items") or ())  # without kind and apiVersion of each item
+            token = body["metadata"].get("continue")
+            if not token:
+                return Listing(items, snapshot)
             params["continue"] = token
 
     async def _call(
@@ -328,6 +378,8 @@ class Kube:
                 raise Gone(str(error)) from error
             if code == 429:
                 raise Throttled(str(error), _retry_after(error.response)) from error
+            if code is not None:
+                raise Refused(str(error), code) from error
             raise
 
     async def _connected(self) -> Any:

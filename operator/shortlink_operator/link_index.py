@@ -12,6 +12,13 @@ deletion leaves a tombstone that an older listed copy cannot bring back. resourc
 compared as integers: the API conventions call them opaque, but every etcd-backed API server hands
 out increasing integers, and nothing here is lost if one day they do not compare (an object is
 then refreshed by its next event).
+
+Deleted means gone even when the watch missed the deletion: after a "410 Gone" kopf lists again
+and yields only the objects that still exist, never a DELETED event for the others. So the
+publisher lists names and resourceVersions again at every resync, and as soon as a handler sees
+kopf listing again (`relisted`), and `prune` forgets every object that a complete listing no
+longer has. Tombstones live until the prune after the one that made them, so they cannot grow
+without bound.
 """
 
 from collections.abc import Callable, Iterable, Mapping
@@ -46,20 +53,34 @@ class ObjectIndex(Generic[T]):
         self._objects: dict[Key, T] = {}
         self._versions: dict[Key, int] = {}
         self._deleted: dict[Key, int] = {}
+        #: Whether a watch event came since kopf's last listing: a listing (events without a
+        #: type) after one means kopf is listing anew, after a watch gap.
+        self._watching = False
+        self._relisted = False
+        #: The resourceVersion of the last complete listing merged; tombstones up to it expire at
+        #: the next one.
+        self._listed_at = 0
         #: True once a complete listing has been merged: every object that exists is known.
         self.complete = False
 
     def __len__(self) -> int:
         return len(self._objects)
 
-    def apply(self, body: Mapping[str, Any], *, deleted: bool = False) -> bool:
-        """Take an object from a watch event (ADDED, MODIFIED, DELETED or the initial listing).
+    def apply(
+        self, body: Mapping[str, Any], *, deleted: bool = False, listed: bool = False
+    ) -> bool:
+        """Take an object from a watch event (ADDED, MODIFIED, DELETED) or kopf's listing.
 
         True when a plan may differ because of it: an object came or went, or its planned part
         changed. A ShortLink's own status coming back from the operator's write is no such change.
         """
         meta = body["metadata"]
         key, version = (meta.get("namespace") or "", meta["name"]), _version(body)
+        if listed:
+            if self._watching:  # a listing after watch events: kopf is listing again
+                self._watching, self._relisted = False, True
+        else:
+            self._watching = True
         if deleted:
             self._versions.pop(key, None)
             self._deleted[key] = max(version, self._deleted.get(key, 0))
@@ -72,11 +93,55 @@ class ObjectIndex(Generic[T]):
         self._deleted.pop(key, None)
         return old is None or self._planned(old) != self._planned(new)
 
-    def seed(self, items: Iterable[Mapping[str, Any]]) -> None:
-        """Merge a complete LIST: newer event copies and deletions win over its older copies."""
+    def seed(self, items: Iterable[Mapping[str, Any]], *, version: int | None = None) -> bool:
+        """Merge a complete LIST: newer event copies and deletions win over its older copies.
+        Given the listing's resourceVersion, what it does not hold is gone (`prune`).
+
+        True when a plan may differ because of it.
+        """
+        items = list(items)
+        changed = False
         for body in items:
-            self.apply(body)
+            changed |= self.apply(body)
+        if version is not None:
+            present = {(b["metadata"].get("namespace") or "", b["metadata"]["name"]) for b in items}
+            changed |= self.prune(present, version=version)
         self.complete = True
+        return changed
+
+    def prune(self, present: Iterable[Key], *, version: int) -> bool:
+        """Forget the objects a complete listing at resourceVersion `version` does not hold.
+
+        An object known at a version newer than the listing came after it (from a watch event)
+        and stays. Each one forgotten leaves a tombstone at `version`, so an event copy from
+        before the listing that is still on its way cannot bring it back. True if any went.
+        """
+        present = set(present)
+        gone = [
+            key
+            for key, known in self._versions.items()
+            if key not in present and (known <= version or version == 0)
+        ]
+        # Tombstones of the listing before this one have done their job: any copy older than
+        # that listing arrived long ago.
+        for key, deleted_at in list(self._deleted.items()):
+            if deleted_at <= self._listed_at:
+                del self._deleted[key]
+        for key in gone:
+            self._objects.pop(key, None)
+            self._versions.pop(key, None)
+            self._deleted[key] = version
+        self._listed_at = max(self._listed_at, version)
+        return bool(gone)
+
+    def relisted(self) -> bool:
+        """Whether kopf listed these objects again since the last call (after a watch gap)."""
+        relisted, self._relisted = self._relisted, False
+        return relisted
+
+    @property
+    def tombstones(self) -> int:
+        return len(self._deleted)
 
     def items(self) -> list[tuple[Key, T]]:
         return list(self._objects.items())

@@ -1,7 +1,8 @@
 """A ShortLink object as the operator indexes it: identity, parsed spec, and the status it has now.
 
-The kopf index holds one `IndexedLink` per ShortLink. Everything the planner needs is in it, so a
-plan is computed from memory without a request to the API server.
+The operator's own index (`link_index.LinkIndex`) holds one `IndexedLink` per ShortLink.
+Everything the planner needs is in it, so a plan is computed from memory without a request to the
+API server.
 """
 
 from collections.abc import Mapping

@@ -20,17 +20,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from shortlink_core.table import ROUTES_KEY
 from shortlink_operator.conditions import READY, Reason
+from shortlink_operator.planning import DEFAULT_SHARD_BUDGET
 
-#: The API server refuses a ConfigMap whose data exceeds 1 MiB; a shard's budget until a setting
-#: exists for it. Exported as its own gauge so that alerts compute the ratio.
-SHARD_CAPACITY_BYTES: Final = 1024 * 1024
 #: Every reason the operator knows, so each series exists (at 0) before the first link has it.
-KNOWN_REASONS: Final = (
-    Reason.PUBLISHED,
-    Reason.INVALID_SPEC,
-    Reason.SLUG_CONFLICT,
-    "CapacityExceeded",
-)
+KNOWN_REASONS: Final = tuple(reason.value for reason in Reason)
 WRITES: Final = (
     "create_shard",
     "update_shard",
@@ -53,7 +46,13 @@ def _version() -> str:
 
 
 class OperatorMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        shard_capacity_bytes: int = DEFAULT_SHARD_BUDGET,
+    ) -> None:
+        """`shard_capacity_bytes` is the configured shard budget (`--shard-budget-bytes`)."""
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.links = Gauge(
@@ -78,10 +77,11 @@ class OperatorMetrics:
         )
         self.shard_capacity = Gauge(
             "shortlink_operator_shard_capacity_bytes",
-            "The most data one routing-table shard may hold, in bytes.",
+            "The most data one routing-table shard may hold, in bytes (--shard-budget-bytes); "
+            "the operator never plans a shard over it.",
             registry=r,
         )
-        self.shard_capacity.set(SHARD_CAPACITY_BYTES)
+        self.shard_capacity.set(shard_capacity_bytes)
         self.plan_duration = Histogram(
             "shortlink_operator_plan_duration_seconds",
             "Time to plan the whole routing table and every status from the links.",

@@ -9,8 +9,9 @@ and tests need no cluster. A link's outcome is the first of these that applies:
 2. a `ShortLinkPolicy` of its namespace does not allow its slugs or host: `PolicyViolation`;
 3. it lost its slug to another link, or the slug is held for a deleted owner during the grace
    period: `SlugConflict` naming the holder (aliases it won are still served);
-4. its shard has no room under the byte budget: `CapacityExceeded` (links the table already
-   serves are placed first, so a full shard refuses the newest links, never a served one);
+4. it does not fit under the byte budget (see `placement`): `CapacityExceeded`, naming the shard
+   and the bytes. A full shard refuses the newest links, never a served one; a served link whose
+   new generation does not fit keeps serving its last published entries;
 5. suspended: it keeps its slugs (resuming gets them back) but has no route, `Suspended`;
 6. before `activeFrom` or after `expiresAt`: routed (the redirector enforces the times to the
    second), `Scheduled` or `Expired`;
@@ -39,6 +40,7 @@ from shortlink_operator.conditions import Outcome, Reason, current_reason, desir
 from shortlink_operator.generated import choose_code, full_code
 from shortlink_operator.links import IndexedLink
 from shortlink_operator.ownership import Claim, Key, Ownership, StatusOf, resolve_ownership
+from shortlink_operator.placement import Placement, place
 from shortlink_operator.policy import Policy, violation
 from shortlink_operator.table_state import TableState
 
@@ -87,6 +89,9 @@ class Plan:
     #: The next time (Unix seconds) an outcome changes by itself: `activeFrom` or `expiresAt`
     #: passing, or a grace period ending. None if there is none.
     next_change: float | None = None
+    #: For each status to write, the shards it describes (where the link is served now or is to
+    #: be): a status is written only once those shards are, so it never claims an unwritten table.
+    depends_on: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
 
 def plan(
@@ -114,10 +119,20 @@ def plan(
         reserved={key: (hold.namespace, hold.name) for key, hold in held.items()},
     )
     routed = [claim for claim in ownership.owners.values() if not claim.spec.suspended]
-    entries, full = _place(routed, table.served, settings)
     # Holds whose owner is not back: still written, and named to the links they turn away.
     waiting = {key: hold for key, hold in held.items() if key not in ownership.owners}
-    shards = _encode(entries, waiting.values(), settings.shard_count)
+    placement = place(
+        routed,
+        entry=lambda claim: _entry(_route(claim)),
+        served=table.served,
+        served_entry=table.entry,
+        owned=ownership.owners,
+        settled=lambda claim: _settled(status_of(claim.link), claim.link.generation),
+        holds=waiting.values(),
+        shard_count=settings.shard_count,
+        budget=settings.shard_budget,
+    )
+    shards = _encode(placement.entries, waiting.values(), settings.shard_count)
 
     statuses: dict[tuple[str, str], dict[str, Any]] = {}
     events: list[Event] = []
@@ -129,7 +144,8 @@ def plan(
             ownership,
             waiting,
             refused,
-            full,
+            placement,
+            status=status_of(link),
             settings=settings,
             now=now,
         )
@@ -151,7 +167,11 @@ def plan(
     ]
     moments += [_epoch(hold.until) for hold in waiting.values()]
     return Plan(
-        shards=shards, statuses=statuses, events=events, next_change=min(moments, default=None)
+        shards=shards,
+        statuses=statuses,
+        events=events,
+        next_change=min(moments, default=None),
+        depends_on=_shards_of(statuses, claims, table.served, settings.shard_count),
     )
 
 
@@ -172,6 +192,23 @@ def _refuse_loops(links: list[IndexedLink], base_url: str) -> list[IndexedLink]:
     for index, invalid in refused:
         links[index] = invalid
     return links
+
+
+def _shards_of(
+    keys: Iterable[Key], claims: Iterable[Claim], served: Mapping[str, Key], shard_count: int
+) -> dict[Key, frozenset[str]]:
+    """The shards each of `keys` is or will be served in: those of its claims and served keys."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    found: dict[Key, set[int]] = {key: set() for key in wanted}
+    for claim in claims:
+        if claim.link.key in wanted:
+            found[claim.link.key].add(shard_index(claim.key, shard_count))
+    for routing_key, owner in served.items():
+        if owner in wanted:
+            found[owner].add(shard_index(routing_key, shard_count))
+    return {key: frozenset(map(shard_name, indexes)) for key, indexes in found.items()}
 
 
 def _policy_violations(
@@ -239,47 +276,13 @@ def _holds(
     return held
 
 
-def _place(
-    claims: Sequence[Claim], served: Mapping[str, Key], settings: Settings
-) -> tuple[dict[int, list[str]], set[tuple[str, str, str]]]:
-    """Fill each shard up to the budget: what is served first, then oldest first.
-
-    Returns each shard's entries and the claims (namespace, name, slug) that did not fit.
-    """
-    buckets: dict[int, list[Claim]] = {}
-    for claim in claims:
-        buckets.setdefault(shard_index(claim.key, settings.shard_count), []).append(claim)
-    placed: dict[int, list[str]] = {}
-    full: set[tuple[str, str, str]] = set()
-    for index, bucket in buckets.items():
-        bucket.sort(
-            key=lambda c: (
-                served.get(c.key) != c.link.key,
-                c.link.created,
-                c.link.namespace,
-                c.link.name,
-            )
-        )
-        size = 2  # the braces of routes.json
-        entries: list[str] = []
-        for claim in bucket:
-            entry = _entry(_route(claim))
-            grows = len(entry) + (1 if entries else 0)
-            if size + grows > settings.shard_budget and served.get(claim.key) != claim.link.key:
-                full.add((claim.link.namespace, claim.link.name, claim.slug))
-                continue
-            size += grows
-            entries.append(entry)
-        if size > settings.shard_budget:
-            logger.warning(
-                "shard %s holds %d bytes of links already served, over its budget of %d; "
-                "raise --shards",
-                shard_name(index),
-                size,
-                settings.shard_budget,
-            )
-        placed[index] = entries
-    return placed, full
+def _settled(status: Mapping[str, Any], generation: int) -> bool:
+    """Whether the table serves the link at `generation`: its status says so, and does not say
+    that the link kept an older generation (CapacityExceeded while it is served)."""
+    return (
+        status.get("observedGeneration") == generation
+        and current_reason(status) != Reason.CAPACITY_EXCEEDED
+    )
 
 
 def _encode(
@@ -321,8 +324,9 @@ def _outcome(
     ownership: Ownership,
     held: Mapping[str, Release],
     refused: Mapping[Key, str],
-    full: set[tuple[str, str, str]],
+    placement: Placement,
     *,
+    status: Mapping[str, Any],
     settings: Settings,
     now: float,
 ) -> Outcome:
@@ -354,25 +358,41 @@ def _outcome(
             f"slug {slug!r} is already served by ShortLink {holder[0]}/{holder[1]}; "
             "choose another slug",
         )
-    if (link.namespace, link.name, slug) in full:
+    kept = placement.kept.get(link.key)
+    if kept is not None:
+        served = status  # what the last written status says is served, and still is
         return Outcome(
             False,
             Reason.CAPACITY_EXCEEDED,
-            f"the routing-table shard for slug {slug!r} is full; links already served keep their "
-            "place, so this newer one waits (an admin can raise --shards)",
+            kept.describe(f"generation {link.generation}")
+            + "; the link is still served as last published (nothing served is dropped); "
+            "shorten it, or an admin can raise --shards or --shard-budget-bytes",
+            slug=served.get("slug"),
+            short_url=served.get("shortURL"),
+            aliases=tuple(served.get("aliases") or ()),
+        )
+    full = placement.refused.get((link.namespace, link.name, slug))
+    if full is not None:
+        return Outcome(
+            False,
+            Reason.CAPACITY_EXCEEDED,
+            full.describe(f"slug {slug!r}")
+            + "; links already served keep their place, so this newer one waits (an admin can "
+            "raise --shards or --shard-budget-bytes)",
         )
     short_url = _short_url(settings.base_url, spec.host, slug)
-    aliases = tuple(
-        sorted(
-            a for a in spec.aliases if a not in lost and (link.namespace, link.name, a) not in full
-        )
-    )
+    unplaced = {
+        alias: why
+        for alias in spec.aliases
+        if (why := placement.refused.get((link.namespace, link.name, alias))) is not None
+    }
+    aliases = tuple(sorted(a for a in spec.aliases if a not in lost and a not in unplaced))
     notes = "".join(
         f"; alias {alias!r} is served by ShortLink {holder[0]}/{holder[1]}"
         for alias, holder in sorted(lost.items())
-    )
+    ) + "".join(f"; {why.describe(f'alias {alias!r}')}" for alias, why in sorted(unplaced.items()))
 
-    def outcome(ready: bool, reason: str, message: str) -> Outcome:
+    def outcome(ready: bool, reason: Reason, message: str) -> Outcome:
         return Outcome(
             ready, reason, message + notes, slug=slug, short_url=short_url, aliases=aliases
         )

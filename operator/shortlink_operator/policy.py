@@ -6,8 +6,9 @@ that no policy selects is unrestricted, so installing the CRD changes nothing un
 a policy. When several policies select a namespace, a link is allowed if any one of them allows it:
 policies add permissions, they never take away what another grants.
 
-Pure: policies and namespace labels come from kopf indices, and `violation` returns a message or
-None, so the planner can treat a violating link as an outcome (`PolicyViolation`), not an error.
+Pure: policies and namespace labels come from the operator's indexes (`link_index`), and
+`violation` returns a message or None, so the planner can treat a violating link as an outcome
+(`PolicyViolation`), not an error.
 """
 
 from collections.abc import Iterable, Mapping, Sequence

@@ -1,20 +1,23 @@
 """The single writer of the routing table, ShortLink status and Events.
 
 Changes to ShortLinks, policies and namespaces only `request()` a pass; the publisher gathers a
-burst of them (debounce), takes one snapshot of the kopf indices, and runs a pass in clear steps:
-read the table (only after a resync, a repair or an error), plan, write the shards whose bytes
-changed, then the manifest listing them (last, so a redirector that sees it has seen every shard it
-lists; see `manifest`), write the statuses that changed (a bounded number at a time), post Events
-for outcomes that changed.
+burst of them (debounce), takes one snapshot of the operator's indexes (`link_index`), and runs a
+pass in clear steps: read the table (only after a resync, a repair or an error), plan, write the
+shards whose bytes changed, then the manifest listing them (last, so a redirector that sees it has
+seen every shard it lists; see `manifest`), write the statuses that changed (a bounded number at a
+time), post Events for outcomes that changed.
 
 The table's ConfigMaps are watched (`drift`): one deleted, edited or added by someone else is
 repaired by a pass at once, not at the next resync; the operator's own writes start no pass.
 
 Only the holder of the writer Lease runs passes (see `leadership`). A 409 from the API server
 means someone else wrote a shard: the publisher re-reads the shards and plans again, never
-overwriting blindly. A 429 waits as long as the server asks; other API errors back off and retry
-the whole pass. Nothing is retried for a link that cannot be served, because that is an outcome
-(`InvalidSpec`, `SlugConflict`, ...), not an error.
+overwriting blindly. A 429 waits as long as the server asks. A shard the API server refuses
+(`Refused`: a 422, an admission webhook's denial) blocks nothing else: the other shards and every
+status that does not describe it are written, and the refused shard is tried again after a backoff
+while changes elsewhere keep flowing. Other errors (the API server away) back off and retry the
+whole pass. Nothing is retried for a link that cannot be served, because that is an outcome
+(`InvalidSpec`, `SlugConflict`, `CapacityExceeded`, ...), not an error.
 """
 
 import asyncio
@@ -26,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from shortlink_core.api import MANIFEST_NAME
+from shortlink_core.api import API_VERSION, MANIFEST_NAME, PLURAL, POLICY_PLURAL
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.drift import OwnWrites
-from shortlink_operator.kube import Conflict, Kube, Shard, TableEvent, Throttled
+from shortlink_operator.kube import Conflict, Kube, Refused, Shard, TableEvent, Throttled
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes
 from shortlink_operator.links import IndexedLink
@@ -102,6 +105,13 @@ class Publisher:
         self._last_plan_seconds = 0.0
         # When an outcome changes by itself (activeFrom, expiresAt, a grace period ending).
         self._next_change: float | None = None
+        #: Shards the API server refused in the last pass, and when to try them again.
+        self.refused_shards: set[str] = set()
+        self._retry_at: float | None = None
+        # Re-list the indexes' objects and forget those gone (every resync, and after kopf
+        # listed again following a watch gap).
+        self._prune_due = False
+        self._pruning: asyncio.Task[None] | None = None
         self.last_success: float | None = None
         self._settings = Settings(
             base_url=config.public_base_url,
@@ -110,16 +120,33 @@ class Publisher:
             shard_budget=config.shard_budget_bytes,
             grace_seconds=config.slug_grace_seconds,
         )
+        # The alert on shard fill divides by this: it must be the budget the planner keeps to.
+        self._metrics.shard_capacity.set(config.shard_budget_bytes)
 
     def request(self, source: Source) -> None:
         """Ask for a pass over what `source` returns (the complete, current inputs)."""
         self._source = source
         self._wake.set()
 
+    def relisted(self, kind: str) -> None:
+        """kopf listed `kind` again after a watch gap: forget what was deleted meanwhile now,
+        rather than at the next resync."""
+        logger.info("kopf listed %s again after a watch gap; re-listing to forget deletions", kind)
+        self._prune_due = True
+        self._wake.set()
+
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
+        try:
+            await self._loop()
+        finally:
+            if self._pruning is not None:
+                self._pruning.cancel()
+                await asyncio.gather(self._pruning, return_exceptions=True)
+
+    async def _loop(self) -> None:
         await self._seed()
-        failures = 0
+        failures = refusals = 0
         leading = self._leadership is None
         resync_at = time.monotonic() + self._config.resync_seconds
         first = True  # look at the Lease at once, so a standby is known to be one from the start
@@ -130,10 +157,18 @@ class Publisher:
             first = False
             if time.monotonic() >= resync_at:
                 self._shards = None  # periodic resync: repair anything changed behind our back
+                self._prune_due = True  # ... and forget objects whose deletion the watch missed
                 resync_at = time.monotonic() + self._config.resync_seconds
                 self._wake.set()
+            if self._prune_due and (self._pruning is None or self._pruning.done()):
+                # Beside the passes, not before them: at 10,000 links the listing takes a while.
+                self._prune_due = False
+                self._pruning = asyncio.create_task(self._prune(), name="shortlink-prune")
             if self._next_change is not None and self._next_change <= self._clock():
                 self._wake.set()  # a time passed (a grace period, activeFrom, expiresAt)
+            if self._retry_at is not None and self._retry_at <= time.monotonic():
+                self._retry_at, self._shards = None, None  # try the refused shards again
+                self._wake.set()
             try:
                 if self._leadership is not None and not await self._leadership.ensure():
                     if leading:
@@ -158,7 +193,15 @@ class Publisher:
                 self._wake.clear()
                 await self.publish(source())
                 failures = 0
-                self._metrics.passes.labels("success").inc()
+                if self.refused_shards:
+                    # Only those shards wait; a change anywhere still gets its pass at once.
+                    self._metrics.passes.labels("error").inc()
+                    delay = BACKOFF_SECONDS[min(refusals, len(BACKOFF_SECONDS) - 1)]
+                    refusals += 1
+                    self._retry_at = time.monotonic() + delay
+                else:
+                    refusals, self._retry_at = 0, None
+                    self._metrics.passes.labels("success").inc()
             except Conflict:
                 self._metrics.passes.labels("conflict").inc()
                 logger.info("a routing-table shard changed underneath; re-reading and planning")
@@ -193,9 +236,12 @@ class Publisher:
         failures = 0
         while True:
             try:
-                indexes.links.seed(await self._kube.list_shortlinks())
-                indexes.policies.seed(await self._kube.list_policies())
-                indexes.namespaces.seed(await self._kube.list_namespaces())
+                for index, listing in (
+                    (indexes.links, await self._kube.list_shortlinks()),
+                    (indexes.policies, await self._kube.list_policies()),
+                    (indexes.namespaces, await self._kube.list_namespaces()),
+                ):
+                    index.seed(listing.items, version=listing.resource_version)
                 logger.info("%d ShortLinks known; publishing", len(indexes.links))
                 self.request(lambda: inputs_of(indexes))
                 return
@@ -204,6 +250,34 @@ class Publisher:
                 failures += 1
                 logger.warning("cannot list ShortLinks (%s); retrying in %s s", error, delay)
                 await asyncio.sleep(delay)
+
+    async def _prune(self) -> None:
+        """List the names of every ShortLink, policy and namespace, and forget the ones gone.
+
+        kopf never reports a deletion that happened during a watch gap (it lists again and
+        yields what exists), so without this a deleted link stayed planned and served until
+        the operator restarted. Metadata only: cheap enough for every resync. A failure waits
+        for the next resync.
+        """
+        indexes = self._indexes
+        if indexes is None or not indexes.complete:
+            return
+        gone = False
+        try:
+            for index, (version, plural) in (
+                (indexes.links, (API_VERSION, PLURAL)),
+                (indexes.policies, (API_VERSION, POLICY_PLURAL)),
+                (indexes.namespaces, ("v1", "namespaces")),
+            ):
+                present, snapshot = await self._kube.list_present(version, plural)
+                gone |= index.prune(present, version=snapshot)
+        except Exception as error:
+            logger.warning(
+                "cannot re-list to forget deleted objects (%s); at the next resync", error
+            )
+        if gone:
+            logger.info("forgot objects deleted while the watch was away; publishing")
+            self.request(lambda: inputs_of(indexes))
 
     async def stop(self) -> None:
         if self._leadership is not None:
@@ -215,6 +289,8 @@ class Publisher:
             timeout = min(timeout, self._leadership.renew_interval)
         if self._next_change is not None:
             timeout = min(timeout, self._next_change - self._clock() + 0.5)
+        if self._retry_at is not None:
+            timeout = min(timeout, self._retry_at - time.monotonic())
         return max(timeout, 0.05)
 
     async def publish(self, inputs: Inputs | Iterable[IndexedLink]) -> None:
@@ -229,14 +305,22 @@ class Publisher:
         self._metrics.plan_duration.observe(self._last_plan_seconds)
         self._own.planned([*wanted.shards, MANIFEST_NAME])
         try:
-            table_written = await self._write_shards(shards, wanted.shards)
+            table_written, self.refused_shards = await self._write_shards(shards, wanted.shards)
             table_written = await self._write_manifest(shards) or table_written
         finally:  # judge the watch events held while writing, now the versions written are known
             versions = {name: shard.resource_version for name, shard in shards.items()}
             if self._manifest is not None:
                 versions[MANIFEST_NAME] = self._manifest.resource_version
             self._repair(self._own.written(versions))
-        unwritten = await self._write_statuses(wanted.statuses)
+        # A status describing a refused shard would claim a table that is not there: keep it
+        # (and its Events) for the pass that writes the shard.
+        withheld = {
+            key
+            for key, names in wanted.depends_on.items()
+            if key in wanted.statuses and not names.isdisjoint(self.refused_shards)
+        }
+        statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}
+        unwritten = await self._write_statuses(statuses) | withheld
         await self._post_events([event for event in wanted.events if event.cause not in unwritten])
         self._next_change = wanted.next_change
         self.last_success = time.time()
@@ -316,21 +400,32 @@ class Publisher:
 
     async def _write_shards(
         self, shards: dict[str, Shard], wanted: Mapping[str, Mapping[str, str]]
-    ) -> bool:
-        """Create, update and delete shards until they are `wanted`; True if anything changed."""
-        written = False
-        for name, data in wanted.items():
-            current = shards.get(name)
-            if current is None:
-                shards[name] = await self._kube.create_shard(name, data)
+    ) -> tuple[bool, set[str]]:
+        """Create, update and delete shards until they are `wanted`.
+
+        Returns whether anything changed, and the shards the API server refused: one refused
+        write does not stop the others.
+        """
+        written, refused = False, set()
+        # Deletions last, so a link moving to another shard is always in one of the two.
+        for name in [*wanted, *sorted(set(shards) - set(wanted))]:
+            current, data = shards.get(name), wanted.get(name)
+            try:
+                if data is None:
+                    assert current is not None
+                    await self._kube.delete_shard(current)
+                    del shards[name]
+                elif current is None:
+                    shards[name] = await self._kube.create_shard(name, data)
+                elif current.data != data:
+                    shards[name] = await self._kube.update_shard(current, data)
+                else:
+                    continue
                 written = True
-            elif current.data != data:
-                shards[name] = await self._kube.update_shard(current, data)
-                written = True
-        for name in sorted(set(shards) - set(wanted)):
-            await self._kube.delete_shard(shards.pop(name))
-            written = True
-        return written
+            except Refused as error:
+                refused.add(name)
+                logger.error("the API server refused routing-table shard %s: %s", name, error)
+        return written, refused
 
     async def _write_statuses(
         self, statuses: Mapping[tuple[str, str], dict[str, Any]]

@@ -7,12 +7,23 @@ links a pass must not parse every shard again when none changed.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from shortlink_core.table import ROUTES_KEY, Release, decode_released
+from shortlink_core.table import (
+    ROUTES_KEY,
+    Release,
+    TableFormatError,
+    decode_released,
+    decode_shard,
+    route_entry,
+)
 
 Key = tuple[str, str]
+
+
+def _no_entry(key: str) -> str | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +32,9 @@ class TableState:
     served: Mapping[str, Key] = field(default_factory=dict)
     #: Routing keys held for a deleted owner, until their grace period ends.
     released: Mapping[str, Release] = field(default_factory=dict)
+    #: The entry (as `route_entry` writes it) served under a routing key, if it is a valid one:
+    #: what a link whose new generation does not fit keeps serving.
+    entry: Callable[[str], str | None] = _no_entry
 
 
 class TableReader:
@@ -28,6 +42,8 @@ class TableReader:
 
     def __init__(self) -> None:
         self._parsed: dict[str, tuple[Mapping[str, str], dict[str, Key], tuple[Release, ...]]] = {}
+        # Entries decoded only for the shards a kept link needs (rare), by shard name.
+        self._entries: dict[str, tuple[Mapping[str, str], dict[str, str]]] = {}
 
     def read(self, shards: Mapping[str, Mapping[str, str]]) -> TableState:
         served: dict[str, Key] = {}
@@ -35,6 +51,7 @@ class TableReader:
         for name in list(self._parsed):
             if name not in shards:
                 del self._parsed[name]
+                self._entries.pop(name, None)
         for name, data in shards.items():
             cached = self._parsed.get(name)
             if cached is None or (cached[0] is not data and cached[0] != data):
@@ -42,7 +59,21 @@ class TableReader:
                 self._parsed[name] = cached
             served.update(cached[1])
             released.update((hold.key, hold) for hold in cached[2])
-        return TableState(served=served, released=released)
+        return TableState(served=served, released=released, entry=self._entry)
+
+    def _entry(self, key: str) -> str | None:
+        for name, (data, served, _) in self._parsed.items():
+            if key not in served:
+                continue
+            cached = self._entries.get(name)
+            if cached is None or cached[0] is not data:
+                try:
+                    routes = decode_shard(data).routes  # re-validated: a tampered entry is dropped
+                except TableFormatError:
+                    routes = ()
+                cached = self._entries[name] = (data, {r.key: route_entry(r) for r in routes})
+            return cached[1].get(key)
+        return None
 
 
 def _served_in(data: Mapping[str, str]) -> dict[str, Key]:

@@ -27,6 +27,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.prometheus)
 
 
+#: A small shard budget, so a test can fill a shard past 80 % of it with a few links; no grace
+#: period, so deleted links leave their shard at once.
+SHARD_BUDGET = 8192
+OPERATOR_ARGS = ("--shard-budget-bytes", str(SHARD_BUDGET), "--slug-grace-seconds", "0")
+
+
 @pytest.fixture(scope="session")
 def observed_stack(control_plane: ControlPlane) -> Iterator[Stack]:
     stack = Stack(
@@ -40,6 +46,7 @@ def observed_stack(control_plane: ControlPlane) -> Iterator[Stack]:
             "--not-found-per-second",
             "0.01",
         ),
+        operator_args=OPERATOR_ARGS,
     )
     stack.start()
     yield stack

@@ -71,3 +71,57 @@ def test_a_visits_write_coming_back_asks_for_no_pass() -> None:
     visited["status"] = {"visits": {"last24h": 3, "last7d": 3, "last30d": 3}}
     assert index.apply(visited) is False
     assert index.snapshot()[0].status["visits"]["last24h"] == 3
+
+
+def test_a_listing_forgets_what_it_no_longer_holds_but_keeps_what_came_after_it() -> None:
+    # The watch missed the deletion of "gone" (a 410 and kopf's re-listing yield no DELETED).
+    index = LinkIndex()
+    index.seed([body("gone", 3), body("stays", 4)], version=10)
+    index.apply(body("newer", 12))  # created after the next listing's snapshot
+    assert index.prune({("team", "stays")}, version=11)
+    assert set(urls(index)) == {"stays", "newer"}
+    assert not index.prune({("team", "stays")}, version=11)  # nothing more to forget
+
+
+def test_a_late_copy_of_a_forgotten_object_does_not_bring_it_back() -> None:
+    index = LinkIndex()
+    index.seed([body("gone", 3)], version=10)
+    index.prune(set(), version=20)
+    assert not index.apply(body("gone", 15))  # an event from before the listing, still queued
+    assert urls(index) == {}
+    assert index.apply(body("gone", 25))  # created again after the listing
+    assert set(urls(index)) == {"gone"}
+
+
+def test_a_seed_with_its_version_prunes_objects_only_events_knew() -> None:
+    index = LinkIndex()
+    index.apply(body("old", 3))  # from kopf, deleted before the LIST's snapshot
+    index.apply(body("new", 30))  # from kopf, created after it
+    index.seed([body("listed", 5)], version=20)
+    assert set(urls(index)) == {"listed", "new"}
+
+
+def test_tombstones_expire_after_the_next_listing() -> None:
+    index = LinkIndex()
+    for i in range(100):
+        index.apply(body(f"l{i}", i + 1))
+        index.apply(body(f"l{i}", i + 200), deleted=True)
+    assert index.tombstones == 100
+    index.prune(set(), version=1000)  # the listing that outdates them
+    index.prune(set(), version=2000)  # ... and the one after it: they have done their job
+    assert index.tombstones == 0
+
+
+def test_kopf_listing_again_is_noticed_once() -> None:
+    index = LinkIndex()
+    for name in ("a", "b"):  # kopf's first listing (at start-up) is no news
+        index.apply(body(name, 1), listed=True)
+    assert not index.relisted()
+    index.apply(body("c", 2))  # a watch event: kopf is watching now
+    index.apply(body("c", 2), listed=True)  # kopf lists again after a watch gap
+    assert index.relisted()
+    index.apply(body("a", 1), listed=True)  # the rest of that listing
+    assert not index.relisted()
+    index.apply(body("d", 3))
+    index.apply(body("d", 3), listed=True)  # and the next one
+    assert index.relisted()

@@ -35,6 +35,11 @@ def planned(
     return plan(links, settings=settings, now=epoch(now), **rest)
 
 
+def data_size(data: dict[str, str]) -> int:
+    """What the API server counts of a ConfigMap's data (and the operator's metric reports)."""
+    return sum(len(key.encode()) + len(value.encode()) for key, value in data.items())
+
+
 def reasons(result: Plan) -> dict[str, str]:
     return {key[1]: s["conditions"][0]["reason"] for key, s in result.statuses.items()}
 
@@ -185,14 +190,14 @@ def test_a_full_shard_refuses_the_newest_links_and_keeps_what_it_serves() -> Non
     def link(i: int, created: str) -> IndexedLink:
         return index_link(obj(f"l{i}", f"https://e.com/{i:04d}", slug=f"s{i:04d}", created=created))
 
-    budget = 600  # bytes of routes.json: room for about six of these entries
-    old = [link(i, "2026-01-01") for i in range(10)]
+    budget = 1200  # bytes of shard data: room for about twelve of these entries
+    old = [link(i, "2026-01-01") for i in range(20)]
     first = planned(old, shard_count=1, now="2026-06-01T00:00:00Z", shard_budget=budget)
     kept = served(first)
-    assert 3 <= len(kept) < 10
-    assert all(len(data["routes.json"]) <= budget for data in first.shards.values())
+    assert 6 <= len(kept) < 20
+    assert all(data_size(data) <= budget for data in first.shards.values())
     assert {r for r, reason in reasons(first).items() if reason == "CapacityExceeded"} == {
-        f"l{i}" for i in range(10)
+        f"l{i}" for i in range(20)
     } - set(kept.values())
 
     # An older link arriving later never pushes out what is already served.
@@ -204,7 +209,7 @@ def test_a_full_shard_refuses_the_newest_links_and_keeps_what_it_serves() -> Non
     assert served(second) == kept
     assert reasons(second)["l99"] == "CapacityExceeded"
     message = second.statuses[("team", "l99")]["conditions"][0]["message"]
-    assert "shard for slug 's0099' is full" in message
+    assert "slug 's0099' needs 84 bytes in routing-table shard shortlink-routes-000" in message
 
 
 def test_events_on_transitions_only_and_on_the_owner_of_a_contested_slug() -> None:

@@ -7,15 +7,18 @@ cluster tier runs two real operator processes against the real API server.
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from shortlink_core.table import decode_shard
+from shortlink_core.matching import routing_key
+from shortlink_core.table import decode_shard, shard_index, shard_name
 from shortlink_operator import publisher as publisher_module
 from shortlink_operator.config import OperatorConfig
-from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Shard
+from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Listing, Refused, Shard
 from shortlink_operator.leadership import Leadership
+from shortlink_operator.link_index import Indexes
 from shortlink_operator.links import index_link
 from shortlink_operator.publisher import Inputs, Publisher
 from tests.unit.test_planning import obj
@@ -218,3 +221,99 @@ async def test_a_change_is_published_without_waiting_for_a_long_status_backlog(
     assert kube.statuses_when_late_was_routed < 300  # it did not wait for the backlog
     # Every invalid link got its Warning once, whichever pass wrote its status.
     assert sorted(kube.events) == sorted((f"bad{i}", "InvalidSpec") for i in range(200))
+
+
+class RefusingKube(FakeKube):
+    """Refuses every write of the shards in `refuse`, as an admission webhook or a 422 would."""
+
+    def __init__(self, refuse: set[str]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:
+        if name in self.refuse:
+            raise Refused(f"{name} denied", 422)
+        return await super().create_shard(name, data)
+
+    async def update_shard(self, shard: Shard, data: Mapping[str, str]) -> Shard:
+        if shard.name in self.refuse:
+            raise Refused(f"{shard.name} denied", 422)
+        return await super().update_shard(shard, data)
+
+
+async def test_a_refused_shard_blocks_neither_the_other_shards_nor_their_statuses() -> None:
+    config = replace(CONFIG, shard_count=2)
+    names = [f"l{i}" for i in range(12)]
+    shard_of = {n: shard_name(shard_index(routing_key("", n), 2)) for n in names}
+    blocked = shard_of[names[0]]
+    kube = RefusingKube({blocked})
+    publisher = Publisher(kube=kube, config=config)
+    links = [index_link(obj(n, f"https://e.com/{n}")) for n in names]
+    publisher.request(lambda: Inputs(links=list(links)))
+    task = asyncio.create_task(publisher.run())
+    free = {n for n in names if shard_of[n] != blocked}
+    assert free
+    assert free != set(names)
+    try:
+        await eventually(lambda: set(routes(kube)) == free)
+        await eventually(lambda: {key[1] for key in kube.statuses} == free)
+        assert publisher.refused_shards == {blocked}
+        # A change in the free shard is published at once, whatever the refused one does.
+        late = next(f"x{i}" for i in range(99) if shard_name(shard_index(f"/x{i}", 2)) != blocked)
+        links.append(index_link(obj(late, "https://e.com/late")))
+        publisher.request(lambda: Inputs(links=list(links)))
+        await eventually(lambda: late in routes(kube) and ("team", late) in kube.statuses)
+        # Once the API server takes the shard again, the retry writes it and its statuses.
+        kube.refuse.clear()
+        await eventually(lambda: set(routes(kube)) == {*names, late})
+        await eventually(lambda: len(kube.statuses) == len(names) + 1)
+        assert publisher.refused_shards == set()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class ListingKube(FakeKube):
+    """Answers LISTs from `links`: the cluster as it is, whatever the watch said."""
+
+    def __init__(self, links: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.links = links
+        self.version = 100
+
+    async def list_shortlinks(self) -> Listing:
+        return Listing(list(self.links), self.version)
+
+    async def list_policies(self) -> Listing:
+        return Listing([], self.version)
+
+    async def list_namespaces(self) -> Listing:
+        return Listing([], self.version)
+
+    async def list_present(self, version: str, plural: str) -> tuple[set[tuple[str, str]], int]:
+        if plural != "shortlinks":
+            return set(), self.version
+        return {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.links}, (
+            self.version
+        )
+
+
+async def test_a_link_deleted_while_the_watch_was_away_leaves_the_table_at_the_resync() -> None:
+    def versioned(name: str) -> dict[str, Any]:
+        body = obj(name, f"https://e.com/{name}")
+        body["metadata"]["resourceVersion"] = "50"
+        return body
+
+    kube = ListingKube([versioned("a"), versioned("b")])
+    indexes = Indexes()
+    publisher = Publisher(kube=kube, config=replace(CONFIG, resync_seconds=0.2), indexes=indexes)
+    task = asyncio.create_task(publisher.run())
+    try:
+        await eventually(lambda: set(routes(kube)) == {"a", "b"})
+        # "b" is deleted and no DELETED event ever comes (a watch gap).
+        kube.links, kube.version = kube.links[:1], 120
+        await eventually(lambda: set(routes(kube)) == {"a"})
+        assert [link.name for link in indexes.links.snapshot()] == ["a"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
