@@ -2,14 +2,15 @@
 
 Module map:
 - `handlers`: the kopf decorators, and nothing else.
-- `links`: reads a ShortLink object into an `IndexedLink` (pure).
-- `link_index`: every ShortLink, fed by events and seeded by one LIST (pure).
+- `link_index`: every ShortLink (as an `IndexedLink`), policy and namespace, fed by events,
+  seeded by one LIST and pruned by later ones (pure).
 - `generated`: generated slugs from a keyed HMAC (pure).
 - `policy`: reads ShortLinkPolicy objects and judges a link against them (pure).
 - `ownership`: decides which ShortLink owns a contested slug (pure).
 - `table_state`: reads who the table in the cluster serves, and the grace-period holds (pure).
 - `conditions`: builds `status` the way the Kubernetes API conventions describe (pure).
 - `planning`: from links, policies and the table to the desired shards, statuses, Events (pure).
+- `placement`: fills each shard under its byte budget, served links first (pure).
 - `publisher`: the single writer; debounces changes and applies a plan through `kube`, shards
   first and the manifest last.
 - `manifest`: the manifest listing every shard and its digest, with digests cached (pure).
@@ -21,6 +22,6 @@ Module map:
 - `prometheus`: the one module that talks to Prometheus's HTTP API.
 - `kube`: the one module that talks to the Kubernetes API.
 - `metrics`: what the operator exports to Prometheus, on its own port.
-- `kopf_settings`: kopf's settings, all explicit.
+- `kopf_config`: kopf's own configuration, all explicit.
 - `config`: the operator's settings, from flags and environment.
 """

@@ -17,7 +17,7 @@ import kopf
 from shortlink_core.api import GROUP, PLURAL, POLICY_PLURAL, VERSION
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.drift import follow_table
-from shortlink_operator.kopf_settings import configure
+from shortlink_operator.kopf_config import configure
 from shortlink_operator.kube import Kube
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes, ObjectIndex

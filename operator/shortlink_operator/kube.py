@@ -5,8 +5,8 @@ writer.
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
 overwritten. Every error goes through `_call`, which turns the answers the caller acts on into
-exceptions of their own: `Conflict`, `Gone`, `Throttled` (429, with the server's Retry-After), and
-`Refused` for any other error answer.
+exceptions of their own: `Conflict` (409), `NotFound` (404), `Throttled` (429, with the server's
+Retry-After), and `Refused` for any other error answer.
 """
 
 import contextlib
@@ -56,7 +56,7 @@ class Conflict(Exception):
     """The object changed since it was read; re-read it and compute the write again."""
 
 
-class Gone(Exception):
+class NotFound(Exception):
     """The object does not exist (any more)."""
 
 
@@ -212,13 +212,13 @@ class Kube:
     @observed("delete_shard")
     async def delete_shard(self, shard: Shard) -> None:
         options = {"preconditions": {"resourceVersion": shard.resource_version}}
-        with contextlib.suppress(Gone):  # already deleted is deleted
+        with contextlib.suppress(NotFound):  # already deleted is deleted
             await self._call("DELETE", "v1", f"configmaps/{shard.name}", json=options)
 
     @observed("patch_status")
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """Merge `status` into a ShortLink's status; a link deleted meanwhile is not an error."""
-        with contextlib.suppress(Gone):
+        with contextlib.suppress(NotFound):
             await self._call(
                 "PATCH",
                 API_VERSION,
@@ -232,7 +232,7 @@ class Kube:
     async def patch_visits(self, namespace: str, name: str, visits: Mapping[str, Any]) -> None:
         """Merge `visits` into a ShortLink's `status.visits`, leaving every other status field
         as it is; a link deleted meanwhile is not an error."""
-        with contextlib.suppress(Gone):
+        with contextlib.suppress(NotFound):
             await self._call(
                 "PATCH",
                 API_VERSION,
@@ -375,7 +375,7 @@ class Kube:
             if code == 409:
                 raise Conflict(str(error)) from error
             if code == 404:
-                raise Gone(str(error)) from error
+                raise NotFound(str(error)) from error
             if code == 429:
                 raise Throttled(str(error), _retry_after(error.response)) from error
             if code is not None:

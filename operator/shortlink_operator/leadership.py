@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from shortlink_operator.kube import Conflict, Gone, Kube, Lease
+from shortlink_operator.kube import Conflict, Kube, Lease, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Leadership:
             return True
         try:
             lease = await self._kube.read_lease(self._name)
-        except Gone:
+        except NotFound:
             return await self._write(
                 self._kube.create_lease(
                     self._name, holder=self.identity, duration=self._duration, now=self._clock()

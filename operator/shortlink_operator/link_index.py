@@ -1,5 +1,9 @@
 """The operator's memory of the cluster, kept by the operator itself rather than by kopf.
 
+Each ShortLink is held as an `IndexedLink`: identity, parsed spec and the status it has now.
+Everything the planner needs is in it, so a plan is computed from memory without a request to the
+API server.
+
 Every ShortLink, every ShortLinkPolicy and the labels of every namespace live in `ObjectIndex`es
 fed by kopf's event handlers and seeded by one paginated LIST each at start-up, which tells the
 publisher when it knows everything, so its first table is complete. kopf's own indices are not
@@ -25,11 +29,52 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from shortlink_operator.links import IndexedLink, index_link
+from shortlink_core.link import Link, parse_link
+from shortlink_core.validation import InvalidLink
 from shortlink_operator.policy import Policy, index_policy
 
 T = TypeVar("T")
 Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedLink:
+    namespace: str
+    name: str
+    uid: str
+    #: RFC 3339 creation time; equal strings sort in time order, which ownership relies on.
+    created: str
+    generation: int
+    #: The parsed spec, or None when it is invalid (then `error` says why).
+    link: Link | None
+    error: str | None
+    #: The object's `status` as last seen, to write only what changes.
+    status: Mapping[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+def index_link(body: Mapping[str, Any]) -> IndexedLink:
+    """Read a ShortLink object (as kopf or the API returns it) into an `IndexedLink`."""
+    meta = body["metadata"]
+    link: Link | None = None
+    error: str | None = None
+    try:
+        link = parse_link(body.get("spec") or {}, name=meta["name"])
+    except InvalidLink as invalid:
+        error = str(invalid)
+    return IndexedLink(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta.get("uid", ""),
+        created=meta.get("creationTimestamp", ""),
+        generation=int(meta.get("generation", 0)),
+        link=link,
+        error=error,
+        status=dict(body.get("status") or {}),
+    )
 
 
 def _version(body: Mapping[str, Any]) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from shortlink_core.link import Link
 from shortlink_core.matching import routing_key
-from shortlink_operator.links import IndexedLink
+from shortlink_operator.link_index import IndexedLink
 
 StatusOf = Callable[[IndexedLink], Mapping[str, Any]]
 Key = tuple[str, str]

@@ -1,7 +1,7 @@
 """Filling the routing-table shards under their byte budget, so no shard is ever planned too big.
 
 Each shard's ConfigMap data (the format key, the routes and the grace-period holds) stays within
-`Settings.shard_budget`, whatever the links say; the API server refuses an object over 1 MiB, and
+`PlanConfig.shard_budget`, whatever the links say; the API server refuses an object over 1 MiB, and
 one refused shard must not be what a tenant can cause. Within a shard, room goes first to what the
 table serves now, then to the oldest links:
 

@@ -38,7 +38,7 @@ from shortlink_core.table import (
 from shortlink_core.targets import loop_back
 from shortlink_operator.conditions import Outcome, Reason, current_reason, desired_status
 from shortlink_operator.generated import choose_code, full_code
-from shortlink_operator.links import IndexedLink
+from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.ownership import Claim, Key, Ownership, StatusOf, resolve_ownership
 from shortlink_operator.placement import Placement, place
 from shortlink_operator.policy import Policy, violation
@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class PlanConfig:
     base_url: str
     shard_count: int
     slug_key: bytes = b"shortlink"
@@ -97,7 +97,7 @@ class Plan:
 def plan(
     links: Iterable[IndexedLink],
     *,
-    settings: Settings,
+    settings: PlanConfig,
     now: float,
     status_of: StatusOf = lambda link: link.status,
     table: TableState | None = None,
@@ -233,7 +233,7 @@ def _policy_violations(
 
 
 def _claims(
-    links: list[IndexedLink], *, settings: Settings, status_of: StatusOf
+    links: list[IndexedLink], *, settings: PlanConfig, status_of: StatusOf
 ) -> tuple[list[Claim], dict[Key, str]]:
     """Every (link, slug) claim, and each link's primary slug.
 
@@ -327,7 +327,7 @@ def _outcome(
     placement: Placement,
     *,
     status: Mapping[str, Any],
-    settings: Settings,
+    settings: PlanConfig,
     now: float,
 ) -> Outcome:
     """What happened to `link`, whose primary slug (chosen or generated) is `slug`."""

@@ -34,11 +34,10 @@ from shortlink_operator.config import OperatorConfig
 from shortlink_operator.drift import OwnWrites
 from shortlink_operator.kube import Conflict, Kube, Refused, Shard, TableEvent, Throttled
 from shortlink_operator.leadership import Leadership
-from shortlink_operator.link_index import Indexes
-from shortlink_operator.links import IndexedLink
+from shortlink_operator.link_index import IndexedLink, Indexes
 from shortlink_operator.manifest import ManifestEncoder
 from shortlink_operator.metrics import OperatorMetrics
-from shortlink_operator.planning import Event, Plan, Settings, plan
+from shortlink_operator.planning import Event, Plan, PlanConfig, plan
 from shortlink_operator.policy import Policy
 from shortlink_operator.table_state import TableReader
 
@@ -113,7 +112,7 @@ class Publisher:
         self._prune_due = False
         self._pruning: asyncio.Task[None] | None = None
         self.last_success: float | None = None
-        self._settings = Settings(
+        self._settings = PlanConfig(
             base_url=config.public_base_url,
             shard_count=config.shard_count,
             slug_key=config.slug_key.encode(),

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from shortlink_operator.kube import Kube, Throttled
 from shortlink_operator.leadership import Leadership
-from shortlink_operator.links import IndexedLink
+from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.prometheus import Prometheus, PrometheusUnavailable
 from shortlink_operator.visits import (

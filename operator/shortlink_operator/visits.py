@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from shortlink_operator.links import IndexedLink
+from shortlink_operator.link_index import IndexedLink
 
 METRIC: Final = "shortlink_redirects_total"
 #: The redirector's series for links beyond its series cap; never one link's visits.

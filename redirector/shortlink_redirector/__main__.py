@@ -24,7 +24,7 @@ from shortlink_redirector.kube import ShardSource
 from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.protocol import redirect_protocol
 from shortlink_redirector.ratelimit import NotFoundLimiter
-from shortlink_redirector.state import RedirectorState, ServingSettings
+from shortlink_redirector.state import RedirectorState, ServingConfig
 from shortlink_redirector.visitlog import VisitLog
 
 
@@ -45,7 +45,7 @@ async def serve(config: RedirectorConfig) -> None:
         if config.visit_log
         else None
     )
-    serving = ServingSettings(
+    serving = ServingConfig(
         permanent_max_age=config.permanent_max_age,
         country_header=config.country_header,
         max_location_bytes=config.max_location_bytes,

@@ -25,7 +25,7 @@ from shortlink_core.link import Link, Rule
 from shortlink_redirector.notfound import NOT_FOUND, PlainAnswer, admit, limited
 from shortlink_redirector.public import short_url as public_short_url
 from shortlink_redirector.resolve import Gone, Inspect, NotFound, resolve, visit_of
-from shortlink_redirector.state import RedirectorState, ServingSettings
+from shortlink_redirector.state import RedirectorState, ServingConfig
 
 NO_STORE: Final = {"cache-control": "no-store", "x-robots-tag": "noindex"}
 ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -133,7 +133,7 @@ def gone(request: Request, decision: Gone) -> Response:
     )
 
 
-def inspect(request: Request, decision: Inspect, *, serving: ServingSettings) -> Response:
+def inspect(request: Request, decision: Inspect, *, serving: ServingConfig) -> Response:
     route = decision.served.route
     short_url = public_short_url(
         request.scope,

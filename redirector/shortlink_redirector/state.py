@@ -15,7 +15,7 @@ DEFAULT_MAX_LOCATION_BYTES: Final = 8192
 
 
 @dataclass(frozen=True, slots=True)
-class ServingSettings:
+class ServingConfig:
     """How redirects are answered (from the redirector's configuration)."""
 
     #: Cache-Control max-age of permanent (301, 308) redirects, in seconds.
@@ -36,7 +36,7 @@ class ServingSettings:
 @dataclass
 class RedirectorState:
     metrics: RedirectorMetrics = field(default_factory=RedirectorMetrics)
-    serving: ServingSettings = field(default_factory=ServingSettings)
+    serving: ServingConfig = field(default_factory=ServingConfig)
     #: Replaced whole, never changed in place (see `table`).
     table: RoutingTable = EMPTY_TABLE
     #: True once the table was complete (every shard the manifest lists, as it lists it); stays

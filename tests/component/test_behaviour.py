@@ -16,7 +16,7 @@ from shortlink_redirector.app import create_app
 from shortlink_redirector.follower import load_all
 from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.resolve import NotFound, Redirect, Visit, resolve
-from shortlink_redirector.state import RedirectorState, ServingSettings
+from shortlink_redirector.state import RedirectorState, ServingConfig
 from shortlink_redirector.table import EMPTY_TABLE
 from tests.component.conftest import route, shard
 
@@ -345,7 +345,7 @@ async def test_rules_route_by_language(client: httpx.AsyncClient, state: Redirec
 
 
 async def test_rules_route_by_country_only_from_the_trusted_header() -> None:
-    state = RedirectorState(serving=ServingSettings(country_header="cf-ipcountry"))
+    state = RedirectorState(serving=ServingConfig(country_header="cf-ipcountry"))
     rules = [{"when": {"countries": ["DE", "AT"]}, "url": "https://example.de/"}]
     serve(state, route("shop", "https://example.com/", rules=rules))
     untrusting = RedirectorState()
@@ -496,7 +496,7 @@ async def test_not_found_suggests_close_slugs_to_browsers_only(
 
 async def test_probing_unknown_slugs_is_limited_per_client_network() -> None:
     state = RedirectorState(
-        serving=ServingSettings(trusted_proxies=parse_networks("10.0.0.0/8")),
+        serving=ServingConfig(trusted_proxies=parse_networks("10.0.0.0/8")),
         not_found_limiter=NotFoundLimiter(burst=3, per_second=0.01),
     )
     serve(state, route("docs", "https://example.com/docs"))
@@ -534,7 +534,7 @@ async def test_probing_unknown_slugs_is_limited_per_client_network() -> None:
 
 
 async def test_permanent_redirects_are_cacheable_for_the_configured_time() -> None:
-    state = RedirectorState(serving=ServingSettings(permanent_max_age=600))
+    state = RedirectorState(serving=ServingConfig(permanent_max_age=600))
     serve(
         state,
         route("perm", "https://example.com/", 301),
@@ -637,7 +637,7 @@ async def test_the_redirectors_own_paths_come_first(
 
 
 async def test_inspect_pages_show_the_public_base_url() -> None:
-    state = RedirectorState(serving=ServingSettings(public_base_url="https://go.example.com"))
+    state = RedirectorState(serving=ServingConfig(public_base_url="https://go.example.com"))
     serve(state, route("docs"))
     transport = httpx.ASGITransport(app=create_app(state))
     async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.7:8080") as client:

@@ -23,7 +23,7 @@ from shortlink_redirector.app import create_app
 from shortlink_redirector.follower import load_all
 from shortlink_redirector.pages import qr_code
 from shortlink_redirector.protocol import redirect_protocol
-from shortlink_redirector.state import RedirectorState, ServingSettings
+from shortlink_redirector.state import RedirectorState, ServingConfig
 from tests.component.conftest import route, shard
 from tests.component.test_protocol import CountingApp, Response, read_response, serving
 
@@ -196,7 +196,7 @@ async def test_http_1_0_may_leave_host_out(path: str) -> None:
 
 
 def capped(limit: int) -> RedirectorState:
-    state = RedirectorState(serving=ServingSettings(max_location_bytes=limit))
+    state = RedirectorState(serving=ServingConfig(max_location_bytes=limit))
     load_all(
         state,
         {
@@ -268,7 +268,7 @@ async def inspect_url(state: RedirectorState, *headers: str, path: str = "app") 
 
 
 async def test_inspect_pages_use_the_public_base_url() -> None:
-    state = RedirectorState(serving=ServingSettings(public_base_url="https://go.example.com"))
+    state = RedirectorState(serving=ServingConfig(public_base_url="https://go.example.com"))
     load_all(state, {"s": shard(route("docs"), route("own", host="links.example.com"))})
     assert await inspect_url(state, "Host: 10.0.0.7:8080") == "https://go.example.com/docs"
     transport = httpx.ASGITransport(app=create_app(state))
@@ -290,7 +290,7 @@ async def test_only_a_trusted_proxy_names_the_scheme() -> None:
         ((), "https", "http://go.example.com/docs"),
         (trusted, "gopher", "http://go.example.com/docs"),
     ]:
-        state = RedirectorState(serving=ServingSettings(trusted_proxies=proxies))
+        state = RedirectorState(serving=ServingConfig(trusted_proxies=proxies))
         load_all(state, {"s": shard(route("docs"))})
         transport = httpx.ASGITransport(app=create_app(state), client=proxy)
         async with httpx.AsyncClient(transport=transport, base_url="http://go.example.com") as c:

@@ -4,7 +4,7 @@ import itertools
 from dataclasses import replace
 
 from shortlink_core.link import Link
-from shortlink_operator.links import IndexedLink
+from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.ownership import Claim, resolve_ownership
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from shortlink_core.matching import routing_key
 from shortlink_core.table import decode_shard, shard_index, shard_name
-from shortlink_operator.links import IndexedLink, index_link
+from shortlink_operator.link_index import IndexedLink, index_link
 from shortlink_operator.placement import link_limit
-from shortlink_operator.planning import Plan, Settings, plan
+from shortlink_operator.planning import Plan, PlanConfig, plan
 from shortlink_operator.table_state import TableReader, TableState
 from tests.unit.test_planning import obj
 from tests.unit.test_planning_rules import data_size
@@ -20,8 +20,8 @@ from tests.unit.test_planning_rules import data_size
 NOW = 1_900_000_000.0
 
 
-def settings(budget: int, shards: int = 1) -> Settings:
-    return Settings(base_url="https://go.example", shard_count=shards, shard_budget=budget)
+def settings(budget: int, shards: int = 1) -> PlanConfig:
+    return PlanConfig(base_url="https://go.example", shard_count=shards, shard_budget=budget)
 
 
 def link(name: str, url: str, generation: int = 1, **spec: Any) -> IndexedLink:

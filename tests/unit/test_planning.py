@@ -5,10 +5,10 @@ from dataclasses import replace
 from typing import Any
 
 from shortlink_core.table import decode_shard
-from shortlink_operator.links import IndexedLink, index_link
-from shortlink_operator.planning import Plan, Settings, plan
+from shortlink_operator.link_index import IndexedLink, index_link
+from shortlink_operator.planning import Plan, PlanConfig, plan
 
-SETTINGS = Settings(base_url="https://go.example", shard_count=4, slug_key=b"test-key")
+SETTINGS = PlanConfig(base_url="https://go.example", shard_count=4, slug_key=b"test-key")
 NOW = 1_900_000_000.0
 
 
@@ -34,7 +34,7 @@ def obj(
     }
 
 
-def run(*objects: dict[str, Any], now: float = NOW, settings: Settings = SETTINGS) -> Plan:
+def run(*objects: dict[str, Any], now: float = NOW, settings: PlanConfig = SETTINGS) -> Plan:
     return plan([index_link(o) for o in objects], settings=settings, now=now)
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shortlink_core.table import RELEASED_KEY, Release, decode_shard
-from shortlink_operator.links import IndexedLink, index_link
-from shortlink_operator.planning import DEFAULT_SHARD_BUDGET, Plan, Settings, plan
+from shortlink_operator.link_index import IndexedLink, index_link
+from shortlink_operator.planning import DEFAULT_SHARD_BUDGET, Plan, PlanConfig, plan
 from shortlink_operator.policy import index_policy
 from shortlink_operator.table_state import TableReader, TableState
 from tests.unit.test_planning import obj
@@ -29,7 +29,7 @@ def planned(
 ) -> Plan:
     """`plan` with times written as RFC 3339, as these scenarios read best."""
     grace = epoch(grace_until) - epoch(now) if grace_until else 0.0
-    settings = Settings(
+    settings = PlanConfig(
         base_url="b", shard_count=shard_count, shard_budget=shard_budget, grace_seconds=grace
     )
     return plan(links, settings=settings, now=epoch(now), **rest)

@@ -16,10 +16,9 @@ from shortlink_core.matching import routing_key
 from shortlink_core.table import decode_shard, shard_index, shard_name
 from shortlink_operator import publisher as publisher_module
 from shortlink_operator.config import OperatorConfig
-from shortlink_operator.kube import Conflict, Gone, Kube, Lease, Listing, Refused, Shard
+from shortlink_operator.kube import Conflict, Kube, Lease, Listing, NotFound, Refused, Shard
 from shortlink_operator.leadership import Leadership
-from shortlink_operator.link_index import Indexes
-from shortlink_operator.links import index_link
+from shortlink_operator.link_index import Indexes, index_link
 from shortlink_operator.publisher import Inputs, Publisher
 from tests.unit.test_planning import obj
 
@@ -67,7 +66,7 @@ class FakeKube(Kube):
 
     async def read_lease(self, name: str) -> Lease:
         if self.lease is None:
-            raise Gone(name)
+            raise NotFound(name)
         return self.lease
 
     async def create_lease(self, name: str, *, holder: str, duration: int, now: str) -> Lease:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from shortlink_core.api import MANIFEST_NAME
 from shortlink_core.table import decode_manifest, shard_digest
 from shortlink_operator.kube import Shard, TableEvent
-from shortlink_operator.links import index_link
+from shortlink_operator.link_index import index_link
 from shortlink_operator.publisher import Inputs, Publisher
 from tests.unit.test_planning import obj
 from tests.unit.test_publisher import CONFIG, FakeKube

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shortlink_operator.kube import Kube
-from shortlink_operator.links import IndexedLink, index_link
+from shortlink_operator.link_index import IndexedLink, index_link
 from shortlink_operator.prometheus import PrometheusUnavailable
 from shortlink_operator.visit_reporter import VisitReporter, WriteBudget
 from shortlink_operator.visits import Visits

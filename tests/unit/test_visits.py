@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shortlink_operator.links import index_link
+from shortlink_operator.link_index import index_link
 from shortlink_operator.visits import (
     NO_VISITS,
     RECENT,
