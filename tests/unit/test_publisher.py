@@ -30,6 +30,7 @@ class FakeKube(Kube):
         self.lease: Lease | None = None
         self.statuses: dict[tuple[str, str], Mapping[str, Any]] = {}
         self.rejected = 0
+        self.lease_reads = 0
         self._version = 0
         #: Runs just before a shard update is applied: where a test lets another writer in.
         self.before_update: Callable[[str], None] = lambda name: None
@@ -65,6 +66,7 @@ class FakeKube(Kube):
         pass
 
     async def read_lease(self, name: str) -> Lease:
+        self.lease_reads += 1
         if self.lease is None:
             raise NotFound(name)
         return self.lease
@@ -159,19 +161,24 @@ async def test_only_the_lease_holder_publishes_and_a_standby_takes_over() -> Non
     assert await first.ensure()  # a released Lease is taken at once
 
 
-async def test_a_standby_publisher_writes_nothing() -> None:
+async def test_a_standby_publisher_writes_nothing_until_the_lease_is_handed_over() -> None:
     kube = FakeKube()
-    holder = Leadership(kube=kube, name="l", identity="other", duration=15, clock=lambda: "T")
+    holder = Leadership(kube=kube, name="l", identity="other", duration=1, clock=lambda: "T")
     assert await holder.ensure()
-    standby = Leadership(kube=kube, name="l", identity="me", duration=15, clock=lambda: "T")
+    standby = Leadership(kube=kube, name="l", identity="me", duration=1, clock=lambda: "T")
     publisher = Publisher(kube=kube, config=CONFIG, leadership=standby)
     publisher.request(lambda: Inputs(links=[index_link(obj("a", "https://e.com/a"))]))
+    reads = kube.lease_reads
     task = asyncio.create_task(publisher.run())
-    await asyncio.sleep(0.2)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert kube.shards == {}
-    assert kube.statuses == {}
+    try:
+        # Two looks at the Lease: the standby has been past the point of writing, twice.
+        await eventually(lambda: kube.lease_reads >= reads + 2)
+        assert (kube.shards, kube.statuses) == ({}, {})
+        await holder.release()
+        await eventually(lambda: routes(kube) == {"a": "https://e.com/a"})
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class SlowStatusKube(FakeKube):
@@ -212,7 +219,10 @@ async def test_a_change_is_published_without_waiting_for_a_long_status_backlog(
         links.append(index_link(obj("late", "https://e.com/late")))
         publisher.request(lambda: Inputs(links=list(links)))
         await eventually(lambda: len(kube.statuses) == len(links) and len(kube.events) >= 200)
-        await asyncio.sleep(0.1)  # time for a duplicate to show up
+        # One more whole pass over the same links: a duplicate Event would be posted by now.
+        passes = publisher.last_success
+        publisher.request(lambda: Inputs(links=list(links)))
+        await eventually(lambda: publisher.last_success != passes)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
