@@ -46,8 +46,11 @@ async def create_links(
                     if response.status_code != 429:
                         break
                     await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-                if response.status_code != 409:  # already there (a retried POST) is fine
-                    response.raise_for_status()
+                if response.status_code != 409 and response.is_error:  # 409: already there
+                    raise RuntimeError(
+                        f"creating ShortLink {prefix}-{index}: {response.status_code} "
+                        f"{response.text[:500]}"
+                    )
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
