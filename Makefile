@@ -52,9 +52,9 @@ chart-crds: ## Copy crds/ into the chart (charts/shortlink/files/crds); a test f
 
 IMAGE_TAG ?= dev
 .PHONY: images
-images: ## Build the operator and redirector images with docker (tag: IMAGE_TAG, default dev).
-	docker build -f operator/Dockerfile -t shortlink-operator:$(IMAGE_TAG) .
-	docker build -f redirector/Dockerfile -t shortlink-redirector:$(IMAGE_TAG) .
+images: ## Build the operator and redirector images from the Dockerfile (tag: IMAGE_TAG, default dev).
+	@hack/build-images.sh $(IMAGE_TAG) $(IMAGE_ARCHIVES)
+# `make images IMAGE_ARCHIVES=dist` also writes dist/shortlink-images-$(IMAGE_TAG).tar (docker save).
 
 .PHONY: kind-e2e
 kind-e2e: deps ## With Docker: kind cluster, images loaded, chart installed, a link served through it.
@@ -77,7 +77,7 @@ lint: deps ## ruff (lint and format) and mypy --strict.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/hadolint operator/Dockerfile redirector/Dockerfile
+	$(VENV)/bin/hadolint Dockerfile
 
 .PHONY: prometheus
 prometheus: ## Install Prometheus and promtool (Debian's prometheus) for the observability tier.
