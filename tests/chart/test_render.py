@@ -50,6 +50,7 @@ def test_the_defaults_render_the_core_and_nothing_optional() -> None:
         "CustomResourceDefinition",
         "Deployment",
         "HorizontalPodAutoscaler",
+        "Pod",  # the `helm test` pod
         "PodDisruptionBudget",
         "Role",
         "RoleBinding",
@@ -71,14 +72,40 @@ def test_the_routing_table_is_never_templated(chart: Path) -> None:
     assert TABLE_LABEL not in configmaps[0]["metadata"]["labels"]
 
 
-def test_the_operator_is_a_single_writer_with_a_liveness_probe() -> None:
-    (deployment,) = [d for d in of_kind(render(CHART), "Deployment") if "operator" in _name(d)]
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+def test_the_operator_has_a_standby_a_liveness_probe_and_metrics() -> None:
+    objects = render(CHART)
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if "operator" in _name(d)]
+    assert deployment["spec"]["replicas"] == 2  # one holds the writer Lease, one stands by
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["SHORTLINK_LIVENESS_ENDPOINT"] == "http://0.0.0.0:8081/healthz"
+    assert env["SHORTLINK_OPERATOR_METRICS_PORT"] == "9091"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"health": 8081, "metrics": 9091}
+    (service,) = [s for s in of_kind(objects, "Service") if "operator" in _name(s)]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9091, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+
+
+def test_the_service_monitors_select_both_components_metrics_services(chart: Path) -> None:
+    objects = render(chart, EVERY_SWITCH)
+    monitors = of_kind(objects, "ServiceMonitor")
+    services = of_kind(objects, "Service")
+    assert len(monitors) == 2
+    for monitor in monitors:
+        selected = [
+            s
+            for s in services
+            if monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
+        ]
+        assert len(selected) == 1, monitor["metadata"]["name"]
+        assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+        assert "metrics" in [p["name"] for p in selected[0]["spec"]["ports"]]
 
 
 def test_the_redirector_scales_spreads_and_survives_evictions() -> None:
