@@ -52,6 +52,10 @@ RUN /venv/bin/pip install --no-deps /src \
     && /venv/bin/python -m compileall -q /venv/lib
 
 FROM python AS runtime
+# The user has a name too: some libraries look it up (kopf names its peering identity after it).
+RUN groupadd --system --gid 65532 shortlink \
+    && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin shortlink
 COPY --from=build /venv /venv
 ENV PATH=/venv/bin:$PATH
 # A numeric non-root user, so Pod Security "restricted" (runAsNonRoot) can verify it.
