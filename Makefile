@@ -83,9 +83,18 @@ lint: deps ## ruff (lint and format) and mypy --strict.
 prometheus: ## Install Prometheus and promtool (Debian's prometheus) for the observability tier.
 	@hack/install-system-deps.sh prometheus
 
+.PHONY: node-deps
+node-deps: ## Install and start what the node tier needs: Docker, containerd, runc, CNI plugins, iptables.
+	@hack/install-system-deps.sh node
+	@hack/ensure-docker.sh
+
 .PHONY: test
-test: lint kube-apiserver chart-tools prometheus ## Lint, then every tier: unit, component, cluster, chart, prometheus.
+test: lint kube-apiserver chart-tools prometheus node-deps ## Lint, then every tier: unit, component, cluster, chart, prometheus, node.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: test-node
+test-node: deps chart-tools node-deps ## Only the node tier: images, a real kubelet node, the chart installed with helm.
+	$(VENV)/bin/pytest tests/node $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: deps ## Only the unit and component tiers (no control plane).

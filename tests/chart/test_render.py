@@ -249,3 +249,13 @@ def test_crds_can_be_left_out_or_not_kept() -> None:
 
 def _name(obj: dict[str, Any]) -> str:
     return str(obj["metadata"]["name"])
+
+
+def test_a_stopping_redirector_keeps_serving_while_proxies_drop_it() -> None:
+    (deployment,) = [d for d in of_kind(render(CHART), "Deployment") if "redirector" in _name(d)]
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 30
+    assert spec["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    off = render(CHART, {"redirector": {"preStopSleepSeconds": 0}})
+    (deployment,) = [d for d in of_kind(off, "Deployment") if "redirector" in _name(d)]
+    assert "lifecycle" not in deployment["spec"]["template"]["spec"]["containers"][0]
