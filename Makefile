@@ -84,9 +84,11 @@ prometheus: ## Install Prometheus and promtool (Debian's prometheus) for the obs
 	@hack/install-system-deps.sh prometheus
 
 .PHONY: node-deps
-node-deps: ## Install and start what the node tier needs: Docker, containerd, runc, CNI plugins, iptables.
+node-deps: deps ## Install, start and build what the node tier needs: Docker, containerd, the node's programs, the images.
 	@hack/install-system-deps.sh node
 	@hack/ensure-docker.sh
+	$(PY) -m shortlink_localcluster.node
+	@hack/build-images.sh node-tier
 
 .PHONY: test
 test: lint kube-apiserver chart-tools prometheus node-deps ## Lint, then every tier: unit, component, cluster, chart, prometheus, node.

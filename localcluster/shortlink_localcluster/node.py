@@ -135,9 +135,8 @@ class Node:
         return self.workdir / "logs"
 
     def start(self) -> None:
-        binaries = {name: ensure_component(self.cache, name) for name in _NODE_COMPONENTS}
-        crictl = ensure_go_install(self.cache, "sigs.k8s.io/cri-tools/cmd/crictl", CRICTL_VERSION)
-        self._crictl = crictl
+        binaries = build_binaries(self.cache)
+        self._crictl = binaries["crictl"]
         self._build_system_images()
         self._start_containerd()
         self._import_images((PAUSE_IMAGE, COREDNS_IMAGE, *self.images))
@@ -322,12 +321,19 @@ class Node:
         return result
 
     def _crictl_run(self, *args: str) -> None:
-        subprocess.run(
-            [str(self._crictl), "--runtime-endpoint", f"unix://{self.containerd_socket}", *args],
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
+        with (self.logs / "crictl.log").open("ab") as log:
+            subprocess.run(
+                [
+                    str(self._crictl),
+                    "--runtime-endpoint",
+                    f"unix://{self.containerd_socket}",
+                    *args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+                timeout=120,
+            )
 
     def _kill_leftover_shims(self) -> None:
         """The runc shims this node's containerd started (they outlive containerd by design)."""
@@ -401,6 +407,17 @@ class Node:
 
 
 _NODE_COMPONENTS: Final = ("kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+
+
+def build_binaries(cache: Path) -> dict[str, Path]:
+    """Build (once, cached) every program the node runs; `make node-deps` calls this."""
+    binaries = {name: ensure_component(cache, name) for name in _NODE_COMPONENTS}
+    binaries["crictl"] = ensure_go_install(
+        cache, "sigs.k8s.io/cri-tools/cmd/crictl", CRICTL_VERSION
+    )
+    binaries["pause"] = ensure_pause(cache)
+    binaries["coredns"] = ensure_coredns(cache)
+    return binaries
 
 
 def cni_config(ipam_dir: Path) -> dict[str, object]:
@@ -604,3 +621,8 @@ def _unmount_under(directory: Path) -> None:
     ]
     for mount in sorted(mounts, key=len, reverse=True):
         _run(["umount", "--lazy", mount], check=False)
+
+
+if __name__ == "__main__":
+    for name, path in build_binaries(Path(os.environ.get("SHORTLINK_CACHE", ".cache"))).items():
+        print(f"{name}: {path}")

@@ -28,7 +28,7 @@ from shortlink_localcluster.stack import REPO, kubectl
 from shortlink_localcluster.tools import ensure_helm, third_party_crds
 from tests.cluster.helpers import eventually
 
-IMAGE_TAG: Final = "node-tier"
+IMAGE_TAG: Final = "node-tier"  # the tag `make node-deps` builds
 NAMESPACE: Final = "shortlink-system"
 RELEASE: Final = "shortlink"
 REDIRECTORS: Final = 3
@@ -39,6 +39,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/node/" in str(item.path):
             item.add_marker(pytest.mark.node)
+            # The first test also starts the node and installs the chart (and, unless `make
+            # node-deps` ran first, builds the images and the node's programs).
+            item.add_marker(pytest.mark.timeout(1800))
 
 
 @dataclass
