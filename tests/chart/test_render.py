@@ -259,3 +259,58 @@ def test_a_stopping_redirector_keeps_serving_while_proxies_drop_it() -> None:
     off = render(CHART, {"redirector": {"preStopSleepSeconds": 0}})
     (deployment,) = [d for d in of_kind(off, "Deployment") if "redirector" in _name(d)]
     assert "lifecycle" not in deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def _container(objects: list[dict[str, Any]], component: str) -> dict[str, Any]:
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if component in _name(d)]
+    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def test_production_settings_reach_the_processes() -> None:
+    objects = render(
+        CHART,
+        {
+            "operator": {
+                "slugKeySecret": {"name": "shortlink-slug-key", "key": "key"},
+                "slugGraceSeconds": 60,
+                "shardBudgetBytes": 131072,
+            },
+            "redirector": {
+                "trustedProxies": ["10.0.0.0/8", "192.168.0.0/16"],
+                "countryHeader": "CF-IPCountry",
+                "visitLog": False,
+                "maxLinkSeries": 500,
+            },
+        },
+    )
+    operator = {e["name"]: e for e in _container(objects, "operator")["env"]}
+    assert operator["SHORTLINK_SLUG_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "shortlink-slug-key", "key": "key"}
+    }
+    assert operator["SHORTLINK_SLUG_GRACE_SECONDS"]["value"] == "60"
+    assert operator["SHORTLINK_SHARD_BUDGET_BYTES"]["value"] == "131072"
+    redirector = {e["name"]: e.get("value") for e in _container(objects, "redirector")["env"]}
+    assert redirector["SHORTLINK_TRUSTED_PROXIES"] == "10.0.0.0/8,192.168.0.0/16"
+    assert redirector["SHORTLINK_COUNTRY_HEADER"] == "CF-IPCountry"
+    assert redirector["SHORTLINK_VISIT_LOG"] == "false"
+    assert redirector["SHORTLINK_MAX_LINK_SERIES"] == "500"
+    # Without a Secret the built-in key is used: no SHORTLINK_SLUG_KEY at all.
+    defaults = _container(render(CHART), "operator")
+    assert "SHORTLINK_SLUG_KEY" not in {e["name"] for e in defaults["env"]}
+
+
+@pytest.mark.parametrize("component", ["operator", "redirector"])
+def test_extra_env_env_from_and_args_are_added(component: str) -> None:
+    extra = {
+        "extraEnv": [{"name": "EXTRA", "value": "1"}],
+        "envFrom": [{"configMapRef": {"name": "more"}}],
+        "extraArgs": ["--log-level", "debug"] if component == "redirector" else ["--shards", "8"],
+    }
+    container = _container(render(CHART, {component: extra}), component)
+    assert {"name": "EXTRA", "value": "1"} in container["env"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "more"}}]
+    assert container["args"] == extra["extraArgs"]
+    plain = _container(render(CHART), component)
+    assert "envFrom" not in plain
+    assert "args" not in plain
