@@ -1,8 +1,10 @@
-"""Builds the Kubernetes components from the Go module in `localcluster/kubernetes`, once per pin.
+"""Builds the Kubernetes components from the Go module in `localcluster/kubernetes-components`,
+once per pin. (Its directory name is no Python identifier on purpose: `localcluster` is on
+`sys.path`, and a directory named `kubernetes` there would shadow the `kubernetes` client library.)
 
 kube-apiserver serves the local control plane; kubelet, kube-controller-manager, kube-scheduler
 and kube-proxy make the node of the node tier (`shortlink_localcluster.node`), with its pause
-program, CoreDNS (`localcluster/coredns`) and crictl. Each binary is
+program, CoreDNS (`localcluster/coredns-build`) and crictl. Each binary is
 cached under a name derived from the module's go.mod and go.sum, so changing the pinned release
 builds new ones, and a second run starts in seconds. The builds share Go's build cache, so the
 second component builds much faster than the first.
@@ -17,8 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-MODULE_DIR: Final = Path(__file__).resolve().parents[1] / "kubernetes"
-COREDNS_DIR: Final = Path(__file__).resolve().parents[1] / "coredns"
+MODULE_DIR: Final = Path(__file__).resolve().parents[1] / "kubernetes-components"
+COREDNS_DIR: Final = Path(__file__).resolve().parents[1] / "coredns-build"
 COMPONENTS: Final = (
     "kube-apiserver",
     "kubelet",
@@ -74,7 +76,7 @@ def ensure_component(cache_dir: Path, name: str) -> Path:
 
 
 def ensure_pause(cache_dir: Path) -> Path:
-    """Return the path of the node's pod sandbox program (`localcluster/kubernetes/pause`)."""
+    """Return the path of the node's pod sandbox program (`kubernetes-components/pause`)."""
     source = (MODULE_DIR / "pause" / "main.go").read_bytes()
     binary = cache_dir / "bin" / f"pause-{hashlib.sha256(source).hexdigest()[:12]}"
     if not binary.exists():
@@ -83,7 +85,7 @@ def ensure_pause(cache_dir: Path) -> Path:
 
 
 def ensure_coredns(cache_dir: Path) -> Path:
-    """Return the path of CoreDNS with the node tier's plugins (`localcluster/coredns`)."""
+    """Return the path of CoreDNS with the node tier's plugins (`localcluster/coredns-build`)."""
     digest = hashlib.sha256()
     for file in ("go.mod", "go.sum", "main.go"):
         digest.update((COREDNS_DIR / file).read_bytes())

@@ -3,9 +3,9 @@
 Made of the parts a kind node holds, run directly as processes instead of inside a container:
 containerd and runc (Debian's), kubelet, kube-proxy, kube-controller-manager and kube-scheduler
 (built from the pinned `k8s.io/kubernetes` module), the CNI bridge plugins (Debian's), CoreDNS
-(built from its Go module with the plugins it needs, `localcluster/coredns`, run as a pod) and a
-pause image built from `localcluster/kubernetes/pause`. Images reach containerd from the local
-Docker engine (`docker save | ctr images import`).
+(built from its Go module with the plugins it needs, `localcluster/coredns-build`, run as a pod)
+and a pause image built from `localcluster/kubernetes-components/pause`. Images reach containerd
+from the local Docker engine (`docker save | ctr images import`).
 
 Everything lives on addresses this node creates: the bridge `shortlink0` with the node address
 10.244.0.1 (the API server listens there, so that pods reach it through the `kubernetes` Service),
@@ -46,7 +46,7 @@ CLUSTER_CIDR: Final = "10.244.0.0/16"
 DNS_IP: Final = "10.96.0.10"
 CLUSTER_DOMAIN: Final = "cluster.local"
 PAUSE_IMAGE: Final = "shortlink-pause:v1"
-COREDNS_IMAGE: Final = "shortlink-coredns:v1.15.0"  # the version localcluster/coredns pins
+COREDNS_IMAGE: Final = "shortlink-coredns:v1.15.0"  # localcluster/coredns-build's pin
 CRICTL_VERSION: Final = "v1.37.0"
 FORWARD_CHAIN: Final = "SHORTLINK-NODE-FORWARD"
 LOCK_FILE: Final = Path("/run/lock/shortlink-node.lock")

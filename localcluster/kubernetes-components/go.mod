@@ -4,7 +4,7 @@
 //
 // k8s.io/kubernetes lists its staging modules at v0.0.0, so every one of them is pinned below
 // to the published release that matches the kubernetes version we require.
-module shortlink.dev/localcluster/kubernetes
+module shortlink.dev/localcluster/kubernetes-components
 
 go 1.26.0
 

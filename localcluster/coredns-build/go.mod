@@ -1,5 +1,5 @@
 // Builds CoreDNS for the node tier's cluster DNS from the CoreDNS Go module (main.go).
-module shortlink.dev/localcluster/coredns
+module shortlink.dev/localcluster/coredns-build
 
 go 1.26.0
 
