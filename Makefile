@@ -52,9 +52,9 @@ chart-crds: ## Copy crds/ into the chart (charts/shortlink/files/crds); a test f
 
 IMAGE_TAG ?= dev
 .PHONY: images
-images: ## Build the operator and redirector images with docker (tag: IMAGE_TAG, default dev).
-	docker build -f operator/Dockerfile -t shortlink-operator:$(IMAGE_TAG) .
-	docker build -f redirector/Dockerfile -t shortlink-redirector:$(IMAGE_TAG) .
+images: ## Build the operator and redirector images from the Dockerfile (tag: IMAGE_TAG, default dev).
+	@hack/build-images.sh $(IMAGE_TAG) $(IMAGE_ARCHIVES)
+# `make images IMAGE_ARCHIVES=dist` also writes dist/shortlink-images-$(IMAGE_TAG).tar (docker save).
 
 .PHONY: kind-e2e
 kind-e2e: deps ## With Docker: kind cluster, images loaded, chart installed, a link served through it.
@@ -78,15 +78,26 @@ lint: deps ## ruff (lint and format), mypy --strict, the import layering and had
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/hadolint operator/Dockerfile redirector/Dockerfile
+	$(VENV)/bin/hadolint Dockerfile
 
 .PHONY: prometheus
 prometheus: ## Install Prometheus and promtool (Debian's prometheus) for the observability tier.
 	@hack/install-system-deps.sh prometheus
 
+.PHONY: node-deps
+node-deps: deps ## Install, start and build what the node tier needs: Docker, containerd, the node's programs, the images.
+	@hack/install-system-deps.sh node
+	@hack/ensure-docker.sh
+	$(PY) -m shortlink_localcluster.node
+	@hack/build-images.sh node-tier
+
 .PHONY: test
-test: lint kube-apiserver chart-tools prometheus ## Lint, then every tier: unit, component, cluster, chart, prometheus.
+test: lint kube-apiserver chart-tools prometheus node-deps ## Lint, then every tier: unit, component, cluster, chart, prometheus, node.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: test-node
+test-node: deps chart-tools node-deps ## Only the node tier: images, a real kubelet node, the chart installed with helm.
+	$(VENV)/bin/pytest tests/node $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: deps ## Only the unit and component tiers (no control plane).

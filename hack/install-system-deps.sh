@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what shortlink's tests and `make run` need from the system, when it is missing:
-# etcd (Debian's etcd-server) and openssl. Go must already be there: it builds kube-apiserver.
+# etcd (Debian's etcd-server) and openssl, and with arguments the extras of some tiers (`node`:
+# containerd, runc, CNI plugins, iptables, mmdebstrap). Go must already be there: it builds
+# kube-apiserver.
 set -euo pipefail
 
 need_apt=()
@@ -11,6 +13,17 @@ for extra in "$@"; do
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || need_apt+=(prometheus) ;;
     nginx) command -v nginx >/dev/null || need_apt+=(nginx-light) ;;
     wrk) command -v wrk >/dev/null || need_apt+=(wrk) ;;
+    node)
+      # The node tier's node: a container runtime, CNI plugins, iptables for kube-proxy, and
+      # mmdebstrap for the base image where no image registry can be reached.
+      command -v containerd >/dev/null || need_apt+=(containerd)
+      command -v runc >/dev/null || need_apt+=(runc)
+      [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+      command -v iptables >/dev/null || need_apt+=(iptables)
+      command -v conntrack >/dev/null || need_apt+=(conntrack)
+      command -v ip >/dev/null || need_apt+=(iproute2)
+      command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+      ;;
     *) echo "unknown extra: $extra" >&2; exit 2 ;;
   esac
 done

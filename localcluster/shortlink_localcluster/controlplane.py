@@ -50,12 +50,17 @@ class ControlPlane:
     apiserver_port: int = field(default_factory=free_port)
     etcd_port: int = field(default_factory=free_port)
     etcd_peer_port: int = field(default_factory=free_port)
+    #: Where the API server listens and what it advertises. The node tier puts it on its node's
+    #: address, so that pods reach it through the `kubernetes` Service.
+    address: str = "127.0.0.1"
+    #: Publish the `kubernetes` Service's endpoint (only useful where pods run).
+    publish_endpoint: bool = False
     _etcd: Process | None = None
     _apiserver: Process | None = None
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://{self.address}:{self.apiserver_port}"
 
     @property
     def kubeconfig(self) -> Path:
@@ -68,6 +73,15 @@ class ControlPlane:
     @property
     def _pki(self) -> Path:
         return self.workdir / "pki"
+
+    @property
+    def serving_ca(self) -> Path:
+        """The API server's self-signed serving certificate, which clients (and pods) trust."""
+        return self._serving_ca
+
+    @property
+    def service_account_key(self) -> Path:
+        return self._pki / "service-account.key"
 
     @property
     def _serving_ca(self) -> Path:
@@ -98,8 +112,8 @@ class ControlPlane:
             [
                 str(self.kube_apiserver),
                 f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={self.apiserver_port}",
                 f"--cert-dir={pki / 'serving'}",
                 f"--token-auth-file={pki / 'tokens.csv'}",
@@ -109,7 +123,9 @@ class ControlPlane:
                 f"--service-account-signing-key-file={pki / 'service-account.key'}",
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 # Without a kubelet there is no endpoint to publish for the `kubernetes` service.
-                "--endpoint-reconciler-type=none",
+                f"--endpoint-reconciler-type={'lease' if self.publish_endpoint else 'none'}",
+                # A node's name need not resolve: reach kubelets (logs, exec) by their address.
+                "--kubelet-preferred-address-types=InternalIP",
             ],
             log_path=self.logs / "kube-apiserver.log",
         )

@@ -95,7 +95,10 @@ def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def pod_templates(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(workload name, pod template) of every workload the chart renders."""
+    """(workload name, pod template) of every workload the chart renders, and its bare pods (the
+    `helm test` pod) as they are."""
     for obj in objects:
         if obj["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job"}:
             yield obj["metadata"]["name"], obj["spec"]["template"]
+        elif obj["kind"] == "Pod":
+            yield obj["metadata"]["name"], obj

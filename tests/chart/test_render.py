@@ -50,6 +50,7 @@ def test_the_defaults_render_the_core_and_nothing_optional() -> None:
         "CustomResourceDefinition",
         "Deployment",
         "HorizontalPodAutoscaler",
+        "Pod",  # the `helm test` pod
         "PodDisruptionBudget",
         "Role",
         "RoleBinding",
@@ -73,14 +74,40 @@ def test_the_routing_table_is_never_templated(chart: Path) -> None:
     assert TABLE_LABEL not in configmaps[0]["metadata"]["labels"]
 
 
-def test_the_operator_is_a_single_writer_with_a_liveness_probe() -> None:
-    (deployment,) = [d for d in of_kind(render(CHART), "Deployment") if "operator" in _name(d)]
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+def test_the_operator_has_a_standby_a_liveness_probe_and_metrics() -> None:
+    objects = render(CHART)
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if "operator" in _name(d)]
+    assert deployment["spec"]["replicas"] == 2  # one holds the writer Lease, one stands by
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["SHORTLINK_LIVENESS_ENDPOINT"] == "http://0.0.0.0:8081/healthz"
+    assert env["SHORTLINK_OPERATOR_METRICS_PORT"] == "9091"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"health": 8081, "metrics": 9091}
+    (service,) = [s for s in of_kind(objects, "Service") if "operator" in _name(s)]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9091, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+
+
+def test_the_service_monitors_select_both_components_metrics_services(chart: Path) -> None:
+    objects = render(chart, EVERY_SWITCH)
+    monitors = of_kind(objects, "ServiceMonitor")
+    services = of_kind(objects, "Service")
+    assert len(monitors) == 2
+    for monitor in monitors:
+        selected = [
+            s
+            for s in services
+            if monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
+        ]
+        assert len(selected) == 1, monitor["metadata"]["name"]
+        assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+        assert "metrics" in [p["name"] for p in selected[0]["spec"]["ports"]]
 
 
 def test_the_redirector_shows_the_operators_public_base_url() -> None:
@@ -313,3 +340,68 @@ def test_the_admission_policy_is_the_shipped_file_and_can_be_left_out(chart: Pat
     kinds = {o["kind"] for o in off}
     assert not {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} & kinds
     assert not {"shortlink-view", "shortlink-edit"} & {_name(o) for o in off}
+
+
+def test_a_stopping_redirector_keeps_serving_while_proxies_drop_it() -> None:
+    (deployment,) = [d for d in of_kind(render(CHART), "Deployment") if "redirector" in _name(d)]
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 30
+    assert spec["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    off = render(CHART, {"redirector": {"preStopSleepSeconds": 0}})
+    (deployment,) = [d for d in of_kind(off, "Deployment") if "redirector" in _name(d)]
+    assert "lifecycle" not in deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def _container(objects: list[dict[str, Any]], component: str) -> dict[str, Any]:
+    (deployment,) = [d for d in of_kind(objects, "Deployment") if component in _name(d)]
+    container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def test_production_settings_reach_the_processes() -> None:
+    objects = render(
+        CHART,
+        {
+            "operator": {
+                "slugKeySecret": {"name": "shortlink-slug-key", "key": "key"},
+                "slugGraceSeconds": 60,
+                "shardBudgetBytes": 131072,
+            },
+            "redirector": {
+                "trustedProxies": ["10.0.0.0/8", "192.168.0.0/16"],
+                "countryHeader": "CF-IPCountry",
+                "visitLog": False,
+                "maxLinkSeries": 500,
+            },
+        },
+    )
+    operator = {e["name"]: e for e in _container(objects, "operator")["env"]}
+    assert operator["SHORTLINK_SLUG_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "shortlink-slug-key", "key": "key"}
+    }
+    assert operator["SHORTLINK_SLUG_GRACE_SECONDS"]["value"] == "60"
+    assert operator["SHORTLINK_SHARD_BUDGET_BYTES"]["value"] == "131072"
+    redirector = {e["name"]: e.get("value") for e in _container(objects, "redirector")["env"]}
+    assert redirector["SHORTLINK_TRUSTED_PROXIES"] == "10.0.0.0/8,192.168.0.0/16"
+    assert redirector["SHORTLINK_COUNTRY_HEADER"] == "CF-IPCountry"
+    assert redirector["SHORTLINK_VISIT_LOG"] == "false"
+    assert redirector["SHORTLINK_MAX_LINK_SERIES"] == "500"
+    # Without a Secret the built-in key is used: no SHORTLINK_SLUG_KEY at all.
+    defaults = _container(render(CHART), "operator")
+    assert "SHORTLINK_SLUG_KEY" not in {e["name"] for e in defaults["env"]}
+
+
+@pytest.mark.parametrize("component", ["operator", "redirector"])
+def test_extra_env_env_from_and_args_are_added(component: str) -> None:
+    extra = {
+        "extraEnv": [{"name": "EXTRA", "value": "1"}],
+        "envFrom": [{"configMapRef": {"name": "more"}}],
+        "extraArgs": ["--log-level", "debug"] if component == "redirector" else ["--shards", "8"],
+    }
+    container = _container(render(CHART, {component: extra}), component)
+    assert {"name": "EXTRA", "value": "1"} in container["env"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "more"}}]
+    assert container["args"] == extra["extraArgs"]
+    plain = _container(render(CHART), component)
+    assert "envFrom" not in plain
+    assert "args" not in plain
