@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import yaml
 
+from shortlink_localcluster.build import pinned_kubernetes_version
 from shortlink_localcluster.stack import REPO
 from shortlink_localcluster.tools import ensure_helm
 
@@ -46,6 +47,8 @@ def helm() -> str:
 
 
 def run_helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    if args[0] in ("template", "lint"):  # offline, helm assumes an old Kubernetes: say ours
+        args = (*args, "--kube-version", pinned_kubernetes_version())
     result = subprocess.run(
         [helm(), *args], capture_output=True, text=True, timeout=60, check=False
     )

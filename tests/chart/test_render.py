@@ -235,7 +235,7 @@ def test_a_monitoring_switch_without_its_file_fails_clearly(
     assert f"monitoring.{switch}.enabled is on, but the chart has no {path}" in result.stderr
 
 
-def test_the_rules_and_the_dashboard_are_included_verbatim(chart: Path) -> None:
+def test_the_rules_and_the_dashboard_are_included_as_they_are(chart: Path) -> None:
     objects = render(chart, EVERY_SWITCH)
     (rule,) = of_kind(objects, "PrometheusRule")
     rules_file = yaml.safe_load((chart / "files/alerts/shortlink.rules.yaml").read_text())
@@ -405,3 +405,25 @@ def test_extra_env_env_from_and_args_are_added(component: str) -> None:
     plain = _container(render(CHART), component)
     assert "envFrom" not in plain
     assert "args" not in plain
+
+
+def test_alerts_can_be_left_out_and_labelled_for_routing(chart: Path) -> None:
+    values = {
+        "monitoring": {
+            "prometheusRule": {
+                "enabled": True,
+                "disabledAlerts": ["ShortlinkLinksInConflict"],
+                "alertLabels": {"team": "platform", "severity": "page"},
+            }
+        }
+    }
+    (rule,) = of_kind(render(chart, values), "PrometheusRule")
+    shipped = yaml.safe_load((chart / "files/alerts/shortlink.rules.yaml").read_text())
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    every = {r["alert"]: r for g in shipped["groups"] for r in g["rules"] if "alert" in r}
+    assert set(alerts) == set(every) - {"ShortlinkLinksInConflict"}
+    for name, alert in alerts.items():
+        # Added to every alert; an alert's own labels (its severity) win.
+        assert alert["labels"] == {"team": "platform", **every[name].get("labels", {})}
+        assert alert["expr"] == every[name]["expr"]
+        assert alert.get("annotations") == every[name].get("annotations")
