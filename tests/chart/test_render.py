@@ -7,7 +7,7 @@ real API server.
 import filecmp
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import yaml
@@ -427,3 +427,35 @@ def test_alerts_can_be_left_out_and_labelled_for_routing(chart: Path) -> None:
         assert alert["labels"] == {"team": "platform", **every[name].get("labels", {})}
         assert alert["expr"] == every[name]["expr"]
         assert alert.get("annotations") == every[name].get("annotations")
+
+
+VERBS: Final = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+
+
+def _readme_permissions() -> set[tuple[str, str, str]]:
+    """(role, verb, resource) for each grant the chart README's permission table states."""
+    text = (CHART / "README.md").read_text()
+    table = text[text.index("| who | may | where |") :].split("\n\n", 1)[0]
+    granted = set()
+    for row in table.splitlines()[2:]:
+        who, may, where = (cell.strip() for cell in row.strip("|").split("|"))
+        if who in ("operator", "redirector"):
+            role = f"{'ClusterRole' if where == 'cluster' else 'Role'} shortlink-{who}"
+        else:
+            role = f"ClusterRole {re.findall(r'`([^`]+)`', who)[0]}"
+        for clause in re.sub(r"\([^)]*\)", "", may).split(";"):
+            words = re.findall(r"`([^`]+)`", clause)
+            for verb in VERBS.intersection(words):
+                granted |= {(role, verb, word) for word in words if word not in VERBS}
+    return granted
+
+
+def test_the_readme_permission_table_is_the_chart_rbac_exactly() -> None:
+    rendered = set()
+    for obj in render(CHART):
+        if obj["kind"] in ("ClusterRole", "Role"):
+            for rule in obj["rules"]:
+                for verb in rule["verbs"]:
+                    for resource in rule["resources"]:
+                        rendered.add((f"{obj['kind']} {_name(obj)}", verb, resource))
+    assert _readme_permissions() == rendered
