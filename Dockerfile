@@ -44,6 +44,9 @@ COPY core /src/core
 COPY operator /src/operator
 COPY redirector /src/redirector
 COPY localcluster/shortlink_localcluster /src/localcluster/shortlink_localcluster
+# The wheel also carries the kubectl plugin and the ShortLink CRD (the manifest lint reads it).
+COPY plugin/shortlink_plugin /src/plugin/shortlink_plugin
+COPY crds/shortlinks.shortlink.dev.yaml /src/crds/
 RUN /venv/bin/pip install --no-deps /src \
     && /venv/bin/pip uninstall --yes pip setuptools \
     && find /venv -name '*.so' -exec strip --strip-unneeded {} + \
