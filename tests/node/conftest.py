@@ -85,7 +85,9 @@ def build_images() -> None:
     subprocess.run([str(REPO / "hack/build-images.sh"), IMAGE_TAG], check=True, cwd=REPO)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the node and its pods stop when the node tier is done, not at the end of the
+# whole session, so the tiers after it do not run beside a busy node.
+@pytest.fixture(scope="package")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
     check_host()
     cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache"))

@@ -58,7 +58,7 @@ def test_a_shard_past_80_percent_of_its_budget_raises_the_capacity_alert(
             # `for: 5m`: within a test it is pending; promtool's test shows it firing after 5m.
             assert raised[0]["state"] in {"pending", "firing"}
 
-        eventually(firing, timeout=30, interval=0.5)
+        eventually(firing, timeout=120, interval=0.5)  # generous: CI may be busy
         # The planner kept the shard within the budget the alert divides by.
         [fullest] = prometheus.query("max(shortlink_operator_shard_bytes)")
         assert float(fullest["value"][1]) <= SHARD_BUDGET
