@@ -36,7 +36,7 @@ def assert_all_ready(cluster: Cluster) -> None:
     assert ready.reasons == {"Published": COUNT}
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_ten_thousand_links_are_published_exactly_and_every_shard_stays_in_budget(
     cluster: Cluster, stack: Stack, unique: str
 ) -> None:
@@ -48,9 +48,10 @@ def test_ten_thousand_links_are_published_exactly_and_every_shard_stays_in_budge
         )
         created = time.monotonic()
         shards = eventually(
-            lambda: assert_table_exact(cluster, stack, prefix), timeout=300, interval=2
+            lambda: assert_table_exact(cluster, stack, prefix), timeout=600, interval=2
         )
-        eventually(lambda: assert_all_ready(cluster), timeout=300, interval=2)
+        # Generous: this asserts the outcome; how fast is `make bench-scale`'s to say.
+        eventually(lambda: assert_all_ready(cluster), timeout=600, interval=2)
         ready = time.monotonic() - created
         print(f"created in {created - started:.0f} s, all Ready {ready:.0f} s later")
         for name, data in shards.items():
