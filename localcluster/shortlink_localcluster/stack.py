@@ -30,8 +30,22 @@ def kubectl_binary() -> str:
     return shutil.which("kubectl") or "kubectl"
 
 
+class KubectlError(subprocess.CalledProcessError):
+    """A failed kubectl run whose message says what kubectl said (pytest shows only the message)."""
+
+    def __init__(self, result: subprocess.CompletedProcess[str]) -> None:
+        super().__init__(result.returncode, result.args, result.stdout, result.stderr)
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\n{self.stderr.strip()}"
+
+
 def kubectl(
-    control_plane: ControlPlane, *args: str, stdin: str | None = None, check: bool = True
+    control_plane: ControlPlane,
+    *args: str,
+    stdin: str | None = None,
+    check: bool = True,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [kubectl_binary(), *args],
@@ -39,13 +53,11 @@ def kubectl(
         env=control_plane.env(),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
     if check and result.returncode != 0:
-        raise subprocess.CalledProcessError(
-            result.returncode, result.args, result.stdout, result.stderr
-        )
+        raise KubectlError(result)
     return result
 
 
@@ -55,9 +67,11 @@ def install_crds(control_plane: ControlPlane) -> None:
         control_plane,
         "wait",
         "--for=condition=Established",
-        "--timeout=30s",
+        # A freshly started API server on a busy machine has taken longer than 30 s.
+        "--timeout=150s",
         "crd/shortlinks.shortlink.dev",
         "crd/shortlinkpolicies.shortlink.dev",
+        timeout=180,
     )
 
 
