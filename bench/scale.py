@@ -76,19 +76,18 @@ def main() -> None:
     cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache"))
     workdir = cache / "bench" / "run"  # kept after the run: the processes' logs are in logs/
     shutil.rmtree(workdir, ignore_errors=True)
-    if True:
-        control_plane = ControlPlane(workdir=workdir, kube_apiserver=ensure_kube_apiserver(cache))
-        control_plane.start()
-        stack = Stack(control_plane, operator_args=("--shards", str(args.shards)))
-        try:
-            install_crds(control_plane)
-            kubectl(control_plane, "create", "namespace", stack.namespace)
-            kubectl(control_plane, "create", "namespace", NAMESPACE)
-            stack.start_operator()
-            results = run(control_plane, stack, count, args.timeout)
-        finally:
-            stack.stop()
-            control_plane.stop()
+    control_plane = ControlPlane(workdir=workdir, kube_apiserver=ensure_kube_apiserver(cache))
+    control_plane.start()
+    stack = Stack(control_plane, operator_args=("--shards", str(args.shards)))
+    try:
+        install_crds(control_plane)
+        kubectl(control_plane, "create", "namespace", stack.namespace)
+        kubectl(control_plane, "create", "namespace", NAMESPACE)
+        stack.start_operator()
+        results = run(control_plane, stack, count, args.timeout)
+    finally:
+        stack.stop()
+        control_plane.stop()
     results["shards"] = args.shards
     out = cache / "bench" / f"scale-{count}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

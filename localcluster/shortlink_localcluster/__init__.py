@@ -14,6 +14,8 @@ Module map:
 - `controlplane`: starts and stops etcd and kube-apiserver, writes the kubeconfig.
 - `node`: a real kubelet node with containerd, the CNI bridge, kube-proxy, the controllers and
   CoreDNS, beside the control plane (the node tier).
+- `release`: the chart installed with helm on that node, from images built from this repository
+  (the node tier, and `make bench-node`).
 - `stack`: the whole product on the control plane: the CRDs, the operator and a redirector.
 - `bulk`: many ShortLinks at once through the API, and reading them back (scale tests, benchmarks).
 - `processes`: runs a child process with its log in a file, and stops it cleanly.

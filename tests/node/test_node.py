@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from shortlink_localcluster.release import OPERATORS, REDIRECTORS, RELEASE, Release
 from shortlink_localcluster.stack import kubectl
 from tests.cluster.helpers import eventually, shortlink
-from tests.node.conftest import OPERATORS, REDIRECTORS, RELEASE, Release
 from tests.prometheus.server import Prometheus
 
 REDIRECTOR_SERVICE = f"{RELEASE}-redirector"
@@ -32,10 +32,6 @@ def get(url: str) -> tuple[int, str | None]:
     with httpx.Client(timeout=5, follow_redirects=False) as client:
         response = client.get(url)
         return response.status_code, response.headers.get("location")
-
-
-def redirector_urls(release: Release) -> list[str]:
-    return [f"http://{pod['status']['podIP']}:8080" for pod in release.pods("redirector")]
 
 
 def apply_link(release: Release, namespace: str, slug: str, url: str) -> None:
@@ -108,7 +104,7 @@ def test_a_link_is_served_by_every_replica_and_through_the_service(release: Rele
     namespace = new_namespace(release, "links")
     slug = f"node-{secrets.token_hex(3)}"
     apply_link(release, namespace, slug, "https://example.com/node")
-    for base in redirector_urls(release):
+    for base in release.redirector_urls():
         eventually(partial(_served, base, slug, "https://example.com/node"), timeout=30)
     service = f"http://{release.service_ip(REDIRECTOR_SERVICE)}"
     for _ in range(3 * REDIRECTORS):
@@ -219,7 +215,7 @@ def test_deleting_a_namespace_with_links_finishes_and_its_links_leave(release: R
     slugs = [f"gone-{secrets.token_hex(3)}" for _ in range(3)]
     for slug in slugs:
         apply_link(release, namespace, slug, f"https://example.com/{slug}")
-    urls = redirector_urls(release)
+    urls = release.redirector_urls()
     for base in urls:
         for slug in slugs:
             eventually(partial(_served, base, slug, f"https://example.com/{slug}"), timeout=30)
