@@ -106,7 +106,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
         create_network()
         plane.start()
         # prometheus-operator's CRDs (the chart's own CRDs come with `helm install`).
-        for crd in third_party_crds():
+        for crd in third_party_crds(cache):
             kubectl(plane, "apply", "--server-side", "-f", str(crd))
         node.start()
         found = Release(plane=plane, node=node, helm=helm)
