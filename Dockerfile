@@ -1,13 +1,14 @@
 # The shortlink images, both from this one file. Build from the repository root (`make images`):
 #   docker build --target operator   -t shortlink-operator .
 #   docker build --target redirector -t shortlink-redirector .
-# The base is Debian bookworm slim with Debian's Python 3.11. Where that image cannot be pulled,
-# hack/debian-base-image.sh builds an equivalent from Debian packages under the same name first.
-# The dependencies are installed from requirements-runtime.lock and shortlink itself as a package
-# (so its version is known at run time) into a virtualenv; only that virtualenv is copied into the
-# final images, which have no pip and no build tools and run as a numeric non-root user with a
-# read-only root filesystem (every .pyc is compiled here, nothing is written at run time). Shared
-# objects are stripped, and the C and Cython sources some wheels carry are left out.
+# The build stages run on Debian bookworm slim with Debian's Python 3.11. Where that image cannot be
+# pulled, hack/debian-base-image.sh builds an equivalent from Debian packages under the same name
+# first. The dependencies are installed from requirements-runtime.lock and shortlink itself as a
+# package (so its version is known at run time) into a virtualenv. The final images start from
+# scratch: that virtualenv and only the Debian packages Python needs at run time (stage rootfs), so
+# they have no shell, no apt or dpkg, no pip and no build tools; they run as a numeric non-root
+# user with a read-only root filesystem (every .pyc is compiled here, nothing is written at run
+# time). Shared objects are stripped, and the C and Cython sources some wheels carry are left out.
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS python
@@ -54,13 +55,45 @@ RUN /venv/bin/pip install --no-deps /src \
         -o -name '*.pyi' \) -delete \
     && /venv/bin/python -m compileall -q /venv/lib
 
-FROM python AS runtime
-# The user has a name too: some libraries look it up (kopf names its peering identity after it).
-RUN groupadd --system --gid 65532 shortlink \
-    && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin shortlink
-COPY --from=build /venv /venv
-ENV PATH=/venv/bin:$PATH
+# The runtime's root filesystem: only the Debian packages Python needs at run time (python3 with
+# everything it depends on, libstdc++6 for the C++ wheels, base-files for /etc/os-release), copied
+# file by file as dpkg lists them, with the stdlib's compiled .pyc files and those packages' dpkg
+# status (so image scanners see what is inside). Left out: the shell, coreutils, apt, perl, and
+# dpkg and tar (python3-minimal depends on them only for its maintainer scripts, which never run
+# here). /lib, /bin, /sbin and /lib64 are symlinks into /usr, as in Debian. The last step imports
+# both programs inside the new root, so a shared library left out fails the build, not a pod.
+FROM python AS rootfs
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+COPY --from=build /venv /rootfs/venv
+RUN mapfile -t packages < <(apt-cache depends --recurse --installed --no-recommends \
+        --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances \
+        python3 libstdc++6 base-files | grep -v '^ ' | grep -vxE 'dpkg|tar' | sort -u) \
+    && mkdir -p /rootfs/usr/bin /rootfs/usr/sbin /rootfs/usr/lib /rootfs/usr/lib64 \
+        /rootfs/var/lib/dpkg /rootfs/etc /rootfs/tmp \
+    && for dir in bin sbin lib lib64; do ln -s "usr/$dir" "/rootfs/$dir"; done \
+    && chmod 1777 /rootfs/tmp \
+    && { dpkg-query -L "${packages[@]}"; find /usr/lib/python3.11 -name '*.pyc'; } \
+        | while read -r path; do \
+            if [ "$path" != /. ] && { [ -e "$path" ] || [ -L "$path" ]; }; then \
+                echo "${path#/}"; \
+            fi; \
+        done \
+        | tar -C / --create --no-recursion --files-from=- \
+        | tar -C /rootfs --extract --keep-directory-symlink \
+    && dpkg-query --status "${packages[@]}" >/rootfs/var/lib/dpkg/status \
+    && cp /etc/ld.so.conf /etc/nsswitch.conf /rootfs/etc/ \
+    && ldconfig -r /rootfs \
+    && printf '%s\n' 'root:x:0:0:root:/root:/usr/sbin/nologin' \
+        'shortlink:x:65532:65532:shortlink:/nonexistent:/usr/sbin/nologin' >/rootfs/etc/passwd \
+    && printf '%s\n' 'root:x:0:' 'shortlink:x:65532:' >/rootfs/etc/group \
+    && chroot /rootfs /venv/bin/python3 -c \
+        'import shortlink_operator.__main__, shortlink_redirector.__main__'
+
+FROM scratch AS runtime
+COPY --from=rootfs /rootfs /
+# The user has a name too (/etc/passwd above): some libraries look it up (kopf names its peering
+# identity after it).
+ENV PATH=/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # A numeric non-root user, so Pod Security "restricted" (runAsNonRoot) can verify it.
 USER 65532:65532
 

@@ -42,7 +42,7 @@ kube-apiserver: deps ## Build (once) and cache kube-apiserver from the pinned Go
 	$(PY) -c 'import os, pathlib; from shortlink_localcluster.build import ensure_kube_apiserver as e; print(e(pathlib.Path(os.environ["SHORTLINK_CACHE"])))'
 
 .PHONY: chart-tools
-chart-tools: deps ## Build (once) helm and fetch the CRDs of Gateway API and prometheus-operator.
+chart-tools: deps ## Build (once) helm and generate the Gateway API and prometheus-operator CRDs from their Go types.
 	$(PY) -m shortlink_localcluster.tools
 
 .PHONY: chart-crds

@@ -71,7 +71,7 @@ def ensure_component(cache_dir: Path, name: str) -> Path:
         }.items()
     )
     print(f"building {name} {version} from the Go module proxy (first run only, ~4 min)")
-    _go_build(f"k8s.io/kubernetes/cmd/{name}", binary, ldflags=stamp)
+    go_build(f"k8s.io/kubernetes/cmd/{name}", binary, ldflags=stamp)
     return binary
 
 
@@ -80,7 +80,7 @@ def ensure_pause(cache_dir: Path) -> Path:
     source = (MODULE_DIR / "pause" / "main.go").read_bytes()
     binary = cache_dir / "bin" / f"pause-{hashlib.sha256(source).hexdigest()[:12]}"
     if not binary.exists():
-        _go_build("./pause", binary)
+        go_build("./pause", binary)
     return binary
 
 
@@ -92,7 +92,7 @@ def ensure_coredns(cache_dir: Path) -> Path:
     binary = cache_dir / "bin" / f"coredns-{digest.hexdigest()[:12]}"
     if not binary.exists():
         print("building CoreDNS from the Go module proxy (first run only, ~2 min)")
-        _go_build(".", binary, module=COREDNS_DIR)
+        go_build(".", binary, module=COREDNS_DIR)
     return binary
 
 
@@ -116,7 +116,8 @@ def ensure_go_install(cache_dir: Path, package: str, version: str) -> Path:
     return binary
 
 
-def _go_build(package: str, binary: Path, *, ldflags: str = "", module: Path = MODULE_DIR) -> None:
+def go_build(package: str, binary: Path, *, ldflags: str = "", module: Path = MODULE_DIR) -> None:
+    """Build `package` of the Go module in directory `module` into `binary` (static, stripped)."""
     go = _go()
     env = dict(os.environ, CGO_ENABLED="0")
     if _go_minor(go) >= 27:

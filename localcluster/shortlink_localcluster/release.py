@@ -97,7 +97,7 @@ def installed(workdir: Path, cache: Path) -> Iterator[Release]:
         create_network()
         plane.start()
         # prometheus-operator's CRDs (the chart's own CRDs come with `helm install`).
-        for crd in third_party_crds():
+        for crd in third_party_crds(cache):
             kubectl(plane, "apply", "--server-side", "-f", str(crd))
         node.start()
         release = Release(plane=plane, node=node, helm=helm)

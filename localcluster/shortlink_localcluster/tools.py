@@ -1,13 +1,19 @@
-"""Tools the chart tests need, from the Go module proxy: helm, and third-party CRDs.
+"""Tools the chart tests need: helm, and the CRDs of the third-party kinds the chart can render.
 
-helm is built once per pinned version and cached beside kube-apiserver. The CRDs of the kinds the
-chart can render besides its own (Gateway API's HTTPRoute, prometheus-operator's ServiceMonitor
-and PrometheusRule) ship inside those projects' Go modules; they are read from the module cache,
-so the local API server can validate the chart's optional objects without a copy in this
-repository.
+helm is built once per pinned version from the Go module proxy and cached beside kube-apiserver.
+
+Besides its own kinds the chart can render Gateway API's HTTPRoute and prometheus-operator's
+ServiceMonitor and PrometheusRule. For the local API server to validate those objects, their CRDs
+are generated from the projects' Go API types the way each project generates its published ones:
+Gateway API's own generator (controller-tools with its standard/experimental channel split; the
+standard channel is used) and controller-gen for prometheus-operator's kinds. The Go module
+`localcluster/third-party-crds` pins the API modules and both generators. The generators are built
+once into `$SHORTLINK_CACHE/bin` and the three CRDs kept in `$SHORTLINK_CACHE/crds/<digest>`,
+keyed by that module, so a changed pin generates them anew. Only Go source is read from the Go
+module cache: no YAML file of another project is copied.
 """
 
-import json
+import hashlib
 import os
 import shutil
 import subprocess
@@ -15,10 +21,22 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
+from shortlink_localcluster.build import go_build
+
 HELM_MODULE: Final = "helm.sh/helm/v3"
 HELM_VERSION: Final = "v3.22.0"
-GATEWAY_API: Final = ("sigs.k8s.io/gateway-api", "v1.4.1")
-PROMETHEUS_OPERATOR: Final = ("github.com/prometheus-operator/prometheus-operator", "v0.85.0")
+CRD_MODULE: Final = Path(__file__).resolve().parents[1] / "third-party-crds"
+CRD_MODULE_FILES: Final = ("go.mod", "go.sum", "crds.go")
+GATEWAY_GENERATOR: Final = "sigs.k8s.io/gateway-api/pkg/generator"
+CONTROLLER_GEN: Final = "sigs.k8s.io/controller-tools/cmd/controller-gen"
+MONITORING_API: Final = "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+# Where the generators write the three CRDs, relative to the module copy they run in.
+HTTPROUTE_CRD: Final = Path("config/crd/standard/gateway.networking.k8s.io_httproutes.yaml")
+MONITORING_OUTPUT: Final = Path("monitoring")
+MONITORING_CRDS: Final = (
+    "monitoring.coreos.com_servicemonitors.yaml",
+    "monitoring.coreos.com_prometheusrules.yaml",
+)
 
 
 class ToolError(RuntimeError):
@@ -28,7 +46,7 @@ class ToolError(RuntimeError):
 def _go() -> str:
     go = shutil.which("go")
     if go is None:
-        raise ToolError("Go is needed to build helm and fetch CRDs; install it and run again")
+        raise ToolError("Go is needed to build helm and the CRD generators; install it, run again")
     return go
 
 
@@ -60,41 +78,81 @@ def ensure_helm(cache_dir: Path) -> Path:
     return binary
 
 
-def go_module_dir(module: str, version: str) -> Path:
-    """The read-only directory of `module@version` in the Go module cache (downloaded if needed)."""
-    with tempfile.TemporaryDirectory() as outside_any_module:
-        result = subprocess.run(
-            [_go(), "mod", "download", "-json", f"{module}@{version}"],
-            cwd=outside_any_module,
-            capture_output=True,
-            text=True,
-            check=False,
+def default_cache_dir() -> Path:
+    """`$SHORTLINK_CACHE`, or the repository's `.cache` like the Makefile's default."""
+    return Path(os.environ.get("SHORTLINK_CACHE", Path(__file__).resolve().parents[2] / ".cache"))
+
+
+def third_party_crds(cache_dir: Path) -> list[Path]:
+    """The CRD files of the optional kinds the chart renders: HTTPRoute, ServiceMonitor and
+    PrometheusRule, in that order, generated from the pinned Go API types on first use."""
+    wanted = (HTTPROUTE_CRD, *(MONITORING_OUTPUT / name for name in MONITORING_CRDS))
+    digest = hashlib.sha256(" ".join(map(str, wanted)).encode())
+    for file in CRD_MODULE_FILES:
+        digest.update((CRD_MODULE / file).read_bytes())
+    key = digest.hexdigest()[:12]
+    crds = cache_dir.resolve() / "crds" / key
+    files = [crds / path.name for path in wanted]
+    if all(path.exists() for path in files):
+        return files
+    gateway_generator = _crd_generator(cache_dir, GATEWAY_GENERATOR, "gateway-api-crd-gen", key)
+    controller_gen = _crd_generator(cache_dir, CONTROLLER_GEN, "controller-gen", key)
+    print("generating the HTTPRoute, ServiceMonitor and PrometheusRule CRDs from their Go types")
+    crds.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=crds.parent) as scratch:
+        # The generators load the API packages by import path, so they run inside a copy of the
+        # module; Gateway API's generator writes both channels under config/crd/ of its directory.
+        module = Path(scratch, "module")
+        module.mkdir()
+        for file in CRD_MODULE_FILES:
+            shutil.copyfile(CRD_MODULE / file, module / file)
+        for channel in ("standard", "experimental"):
+            (module / "config" / "crd" / channel).mkdir(parents=True)
+        _generate([str(gateway_generator)], module)
+        _generate(
+            [
+                str(controller_gen),
+                "crd:crdVersions=v1",
+                f"paths={MONITORING_API}",
+                f"output:crd:dir={module / MONITORING_OUTPUT}",
+            ],
+            module,
         )
-    if result.returncode != 0:
-        raise ToolError(f"go mod download {module}@{version} failed:\n{result.stdout}")
-    return Path(json.loads(result.stdout)["Dir"])
-
-
-def third_party_crds() -> list[Path]:
-    """The CRD files of the optional kinds the chart renders: HTTPRoute, ServiceMonitor, ..."""
-    gateway = go_module_dir(*GATEWAY_API) / "config" / "crd" / "standard"
-    monitoring = go_module_dir(*PROMETHEUS_OPERATOR) / "example" / "prometheus-operator-crd"
-    files = [
-        gateway / "gateway.networking.k8s.io_httproutes.yaml",
-        monitoring / "monitoring.coreos.com_servicemonitors.yaml",
-        monitoring / "monitoring.coreos.com_prometheusrules.yaml",
-    ]
-    missing = [str(path) for path in files if not path.exists()]
-    if missing:
-        raise ToolError(f"the pinned modules no longer ship {missing}")
+        result = Path(scratch, "crds")
+        result.mkdir()
+        for path in wanted:
+            if not (module / path).exists():
+                raise ToolError(f"the generators wrote no {path}: did a pinned module rename it?")
+            shutil.copyfile(module / path, result / path.name)
+        try:
+            result.rename(crds)
+        except OSError:
+            if not all(path.exists() for path in files):
+                raise
+            # Another process generated them first: the same module gives the same files.
     return files
 
 
+def _crd_generator(cache_dir: Path, package: str, name: str, key: str) -> Path:
+    """A generator command of the CRD module, built once per version of the module."""
+    binary = cache_dir.resolve() / "bin" / f"{name}-{key}"
+    if not binary.exists():
+        print(f"building {package} from the Go module proxy (first run only, ~1 min)")
+        go_build(package, binary, module=CRD_MODULE)
+    return binary
+
+
+def _generate(command: list[str], cwd: Path) -> None:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ToolError(f"{command[0]} failed ({result.returncode}):\n{result.stderr}")
+
+
 def main() -> None:
-    """`make chart-tools`: build helm and fetch the CRD modules before the tests need them."""
-    cache = Path(os.environ.get("SHORTLINK_CACHE", Path(__file__).resolve().parents[2] / ".cache"))
-    print(ensure_helm(cache.resolve()))
-    for path in third_party_crds():
+    """`make chart-tools`: build helm and generate the CRDs before the tests need them."""
+    cache = default_cache_dir().resolve()
+    print(ensure_helm(cache))
+    for path in third_party_crds(cache):
         print(path)
 
 
