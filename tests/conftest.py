@@ -16,7 +16,7 @@ import functools
 import inspect
 import os
 import subprocess
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -75,3 +75,18 @@ def _failing_on_leaked_tasks(
         raise AssertionError(f"the test left tasks running: {sorted(map(repr, leaked))}")
 
     return guarded
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A sync test runs with no event loop set, and none is created for it.
+
+    `looptime` (the fast-forwarded clock of the scheduler's tests) asks the loop policy for the
+    test's loop around every test; for a sync test the default policy would create one there and
+    never close it, and its ResourceWarning would later fail whichever test the garbage collector
+    happens to run in. With no loop set, the policy says so instead.
+    """
+    if pyfuncitem.get_closest_marker("asyncio") is None:  # pytest-asyncio marks every async test
+        asyncio.set_event_loop(None)
+    result = yield
+    return result
