@@ -2,10 +2,10 @@
 
 A shard or manifest deleted, edited or added by someone else would otherwise stay wrong until the
 next resync. `follow_table` watches the routing-table ConfigMaps (their metadata only) and hands
-every change to the publisher, which asks `OwnWrites` whether the change is drift, and if so
-re-reads the table and runs a pass at once. Its own writes coming back through the watch are not
-drift, so they never start a pass that would change nothing (and never start a loop of passes
-answering themselves).
+every change to the publisher, whose pass executor asks `OwnWrites` whether the change is drift, and
+if so re-reads the table and asks for a pass at once. Its own writes coming back through the watch
+are not drift, so they never start a pass that would change nothing (and never start a loop of
+passes answering themselves).
 """
 
 import asyncio
@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
+from shortlink_core.backoff import Backoff
 from shortlink_operator.kube import Kube, TableEvent, WatchExpired
 
 BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
@@ -93,12 +94,12 @@ async def follow_table(
     A watch started again from a new version may have missed changes: `restarted` is called
     then, so the caller can re-read the table.
     """
-    failures = 0
+    backoff = Backoff(BACKOFF_SECONDS)
     while True:
         try:
             version = await kube.table_version()
             restarted()
-            failures = 0
+            backoff.succeeded()
             while True:  # one watch after another, until the version expires
                 async for event in kube.watch_table(version):
                     version = event.resource_version
@@ -109,8 +110,7 @@ async def follow_table(
         except WatchExpired:
             logger.info("routing-table watch expired; watching from a new version")
         except Exception as error:
-            delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
-            failures += 1
+            delay = backoff.failed()
             logger.warning(
                 "cannot watch the routing table (%s); repairs wait for the resync until it "
                 "works again, retrying in %s s",

@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from shortlink_core.backoff import Backoff
 from shortlink_operator.kube import Kube, Throttled
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import IndexedLink
@@ -111,7 +112,7 @@ class VisitReporter:
 
     async def run(self) -> None:
         """Poll and write until cancelled."""
-        failures = 0
+        failures = Backoff(BACKOFF_SECONDS)
         while True:
             started = self._monotonic()
             if not self._leading():
@@ -124,13 +125,11 @@ class VisitReporter:
                 self._metrics.visits_polls.labels("error").inc()
                 if not isinstance(error, PrometheusUnavailable):
                     logger.exception("reading visits failed unexpectedly")
-                backoff = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
-                delay = min(self._interval, backoff)
-                failures += 1
+                delay = min(self._interval, failures.failed())
                 logger.warning("no visits from Prometheus (%s); retrying in %s s", error, delay)
                 await self._sleep(delay)
                 continue
-            failures = 0
+            failures.succeeded()
             await self.write(pending, until=started + self._interval)
             await self._sleep(max(0.0, started + self._interval - self._monotonic()))
 

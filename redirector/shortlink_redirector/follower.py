@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from shortlink_core.api import MANIFEST_NAME
+from shortlink_core.backoff import Backoff
 from shortlink_core.table import (
     TableFormatError,
     decode_manifest,
@@ -39,12 +40,12 @@ class TableFollower:
 
     async def run(self) -> None:
         """Follow the table until cancelled; errors are logged and retried with backoff."""
-        failures = 0
+        backoff = Backoff(BACKOFF_SECONDS)
         while True:
             try:
                 snapshot = await self._source.list()
                 load_listing(self._state, snapshot.shards)
-                failures = 0
+                backoff.succeeded()
                 resource_version = snapshot.resource_version
                 while True:  # one watch after another, until the version expires
                     async for event in self._source.watch(resource_version):
@@ -58,8 +59,7 @@ class TableFollower:
             except WatchExpired:
                 logger.info("routing-table watch expired; listing again")
             except Exception as error:
-                delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
-                failures += 1
+                delay = backoff.failed()
                 logger.warning(
                     "cannot follow the routing table (%s); serving the last good table "
                     "(%d links) and retrying in %s s",
