@@ -11,11 +11,16 @@ Module map:
 - `conditions`: builds `status` the way the Kubernetes API conventions describe (pure).
 - `planning`: from links, policies and the table to the desired shards, statuses, Events (pure).
 - `placement`: fills each shard under its byte budget, served links first (pure).
-- `publisher`: the single writer; debounces changes and applies a plan through `kube`, shards
-  first and the manifest last.
+- `publisher`: the single writer, wired from the three parts below; what the handlers call.
+- `scheduler`: when a pass runs: wake, debounce, the writer Lease, resync, backoff after errors
+  and refused shards, the next time-based change.
+- `executor`: what one pass does: plan, then write the shards, the manifest (last), the statuses
+  and the Events through `kube`; `bounded` keeps a few writes in flight at a time.
+- `inputs`: the snapshot of the indexes a pass plans from.
+- `seeding`: the start-up LIST that fills the indexes, and the re-listing that prunes them.
 - `manifest`: the manifest listing every shard and its digest, with digests cached (pure).
 - `drift`: watches the table's ConfigMaps and tells the operator's own writes from hand changes,
-  which the publisher repairs at once.
+  which the pass executor repairs at once.
 - `leadership`: the Lease that lets one operator process write while another stands by.
 - `visits`: from Prometheus's answers to the `status.visits` that changed (pure).
 - `visit_reporter`: with `--prometheus-url`, polls Prometheus, writes `status.visits` on a budget.

@@ -1,12 +1,12 @@
 """The kopf handlers of the shortlink operator: declarations only, each a few lines.
 
 The operator's memory is `Indexes`: every ShortLink, every ShortLinkPolicy and the labels of every
-namespace (for policies that select by label), fed here and seeded by the publisher with one LIST
-each (see `link_index` for why these are not kopf indices). Event handlers only update an index
-and, when what a plan reads changed, ask the publisher for a pass (or, when kopf lists a kind
-again after a watch gap, for a re-listing that forgets what was deleted); no handler writes to a
-ShortLink itself, and none is a change-detecting handler, so kopf adds no finalizer and no
-annotations.
+namespace (for policies that select by label), fed here and seeded with one LIST each before the
+first pass (`seeding`; see `link_index` for why the operator keeps them, not kopf). Event handlers
+only update an index and, when what a plan reads changed, ask the publisher for a pass (or, when
+kopf lists a kind again after a watch gap, for a re-listing that forgets what was deleted); no
+handler writes to a ShortLink itself, and none is a change-detecting handler, so kopf adds no
+finalizer and no annotations.
 """
 
 import asyncio
@@ -40,7 +40,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     )
     memo.indexes = Indexes()
     memo.publisher = Publisher(
-        kube=kube, config=config, leadership=leadership, indexes=memo.indexes
+        kube=kube,
+        config=config,
+        metrics=memo.metrics,
+        leadership=leadership,
+        indexes=memo.indexes,
     )
     memo.publishing = asyncio.create_task(memo.publisher.run(), name="shortlink-publisher")
     memo.table_watch = asyncio.create_task(

@@ -5,11 +5,12 @@ Everything the planner needs is in it, so a plan is computed from memory without
 API server.
 
 Every ShortLink, every ShortLinkPolicy and the labels of every namespace live in `ObjectIndex`es
-fed by kopf's event handlers and seeded by one paginated LIST each at start-up, which tells the
-publisher when it knows everything, so its first table is complete. kopf's own indices are not
-used: while kopf fills them it gives every object being listed a toggle that wakes every waiting
-worker (quadratic: minutes of CPU at 10,000 links), and objects of kinds without an index keep
-their toggle, so with many links listed at start the operator never became ready at all.
+fed by the operator's kopf event handlers (`handlers`) and seeded by one paginated LIST each at
+start-up (`seeding`), which says when everything is known, so the first table is complete. The
+operator registers no kopf index (`@kopf.index`) at all, and must not: while kopf fills one it
+gives every object being listed a toggle that wakes every waiting worker (quadratic: minutes of
+CPU at 10,000 links), and objects of kinds without an index keep their toggle, so with many links
+listed at start the operator never became ready.
 
 The LIST and the events race, so each object is kept at the newest resourceVersion seen, and a
 deletion leaves a tombstone that an older listed copy cannot bring back. resourceVersions are
@@ -18,11 +19,11 @@ out increasing integers, and nothing here is lost if one day they do not compare
 then refreshed by its next event).
 
 Deleted means gone even when the watch missed the deletion: after a "410 Gone" kopf lists again
-and yields only the objects that still exist, never a DELETED event for the others. So the
-publisher lists names and resourceVersions again at every resync, and as soon as a handler sees
-kopf listing again (`relisted`), and `prune` forgets every object that a complete listing no
-longer has. Tombstones live until the prune after the one that made them, so they cannot grow
-without bound.
+and yields only the objects that still exist, never a DELETED event for the others. So
+`seeding.prune` lists names and resourceVersions again at every resync (the publisher's
+`scheduler` says when), and as soon as a handler sees kopf listing again (`relisted`), and
+`ObjectIndex.prune` forgets every object that a complete listing no longer has. Tombstones live
+until the prune after the one that made them, so they cannot grow without bound.
 """
 
 from collections.abc import Callable, Iterable, Mapping

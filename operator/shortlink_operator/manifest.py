@@ -1,9 +1,9 @@
 """The manifest the operator writes last: every shard in the cluster and the digest of its data.
 
 Redirectors decide from it whether their table is complete and when a shard's links may go (see
-`shortlink_core.table`). The publisher builds it from the shards as they are after a pass's writes
-(a write that failed leaves its shard's old copy listed, which is what the cluster holds), and
-writes it only when it changed. Digests are cached per shard: at 100,000 links a pass must not
+`shortlink_core.table`). The pass executor builds it from the shards as they are after a pass's
+writes (a write that failed leaves its shard's old copy listed, which is what the cluster holds),
+and writes it only when it changed. Digests are cached per shard: at 100,000 links a pass must not
 hash every shard again when one changed.
 """
 

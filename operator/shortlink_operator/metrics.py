@@ -3,8 +3,9 @@
 The operator's health in numbers: how many links end up with each `Ready` reason, how full each
 routing-table shard is against its budget, how long planning and API writes take, which API
 operations fail, and how reading visits from Prometheus goes. `observed` instruments `kube.Kube`'s
-methods; `publisher.Publisher` reports each pass, `visit_reporter` each poll. Every label value is
-bounded: reasons and operations are fixed sets, shards number at most `--shards`.
+methods; the publisher's `scheduler` counts each pass and its `executor` reports what a pass planned
+and wrote (both are handed these metrics explicitly), `visit_reporter` reports each poll. Every
+label value is bounded: reasons and operations are fixed sets, shards number at most `--shards`.
 """
 
 import functools

@@ -3,6 +3,10 @@
 `FakeKube` keeps objects with resourceVersions and answers a stale one with `Conflict`, as the API
 server does, so the exact interleaving of two writers can be forced deterministically here; the
 cluster tier runs two real operator processes against the real API server.
+
+Time is the event loop's, fast-forwarded by `looptime`: a test that waits 10 s waits no real time,
+and everything the publisher would do in those 10 s has happened when it resumes. So "nothing was
+written while standing by" is a fact about those 10 s, not a guess after a real sleep.
 """
 
 import asyncio
@@ -14,13 +18,16 @@ import pytest
 
 from shortlink_core.matching import routing_key
 from shortlink_core.table import decode_shard, shard_index, shard_name
-from shortlink_operator import publisher as publisher_module
+from shortlink_operator import executor
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Kube, Lease, Listing, NotFound, Refused, Shard
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes, index_link
+from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.publisher import Inputs, Publisher
 from tests.unit.test_planning import obj
+
+pytestmark = pytest.mark.looptime
 
 
 class FakeKube(Kube):
@@ -91,13 +98,19 @@ def routes(kube: FakeKube) -> dict[str, str]:
     return {r.slug: r.link.url for s in kube.shards.values() for r in decode_shard(s.data).routes}
 
 
-async def eventually(check: Callable[[], bool]) -> None:
-    """Let the publisher run until `check` holds (at most 5 s)."""
-    for _ in range(500):
-        if check():
-            return
+async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> None:
+    """Let the publisher run until `check` holds (at most `within` seconds of loop time)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        if loop.time() >= deadline:
+            raise AssertionError(f"not within {within} s")
         await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
+
+
+def publisher_of(kube: Kube, config: "OperatorConfig", **parts: Any) -> Publisher:
+    """A publisher with metrics of its own (each test reads a fresh registry)."""
+    return Publisher(kube=kube, config=config, metrics=OperatorMetrics(), **parts)
 
 
 CONFIG = OperatorConfig(
@@ -111,7 +124,7 @@ CONFIG = OperatorConfig(
 
 async def test_a_shard_written_between_read_and_write_is_re_read_never_overwritten() -> None:
     kube = FakeKube()
-    publisher = Publisher(kube=kube, config=CONFIG)
+    publisher = publisher_of(kube, CONFIG)
     links = [index_link(obj("a", "https://e.com/a"))]
     publisher.request(lambda: Inputs(links=list(links)))
     task = asyncio.create_task(publisher.run())
@@ -163,19 +176,29 @@ async def test_only_the_lease_holder_publishes_and_a_standby_takes_over() -> Non
 
 async def test_a_standby_publisher_writes_nothing_until_the_lease_is_handed_over() -> None:
     kube = FakeKube()
-    holder = Leadership(kube=kube, name="l", identity="other", duration=1, clock=lambda: "T")
+    loop_time = asyncio.get_running_loop().time
+
+    def lease(identity: str) -> Leadership:
+        return Leadership(
+            kube=kube, name="l", identity=identity, duration=15, clock=lambda: "T",
+            monotonic=loop_time,
+        )  # fmt: skip
+
+    holder = lease("other")
     assert await holder.ensure()
-    standby = Leadership(kube=kube, name="l", identity="me", duration=1, clock=lambda: "T")
-    publisher = Publisher(kube=kube, config=CONFIG, leadership=standby)
+    publisher = publisher_of(kube, CONFIG, leadership=lease("me"))
     publisher.request(lambda: Inputs(links=[index_link(obj("a", "https://e.com/a"))]))
     reads = kube.lease_reads
     task = asyncio.create_task(publisher.run())
     try:
-        # Two looks at the Lease: the standby has been past the point of writing, twice.
-        await eventually(lambda: kube.lease_reads >= reads + 2)
+        # 12 s of loop time, within the Lease's 15: the standby looked at the Lease at 0, 5 and
+        # 10 s (every renew interval), and wrote nothing all along.
+        await asyncio.sleep(12)
+        assert kube.lease_reads - reads == 3
         assert (kube.shards, kube.statuses) == ({}, {})
         await holder.release()
-        await eventually(lambda: routes(kube) == {"a": "https://e.com/a"})
+        # Taken over at the next look, one renew interval (5 s) later at most.
+        await eventually(lambda: routes(kube) == {"a": "https://e.com/a"}, within=5.1)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -206,9 +229,9 @@ class SlowStatusKube(FakeKube):
 async def test_a_change_is_published_without_waiting_for_a_long_status_backlog(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(publisher_module, "STATUS_SLICE_SECONDS", 0.05)
+    monkeypatch.setattr(executor, "STATUS_SLICE_SECONDS", 0.05)
     kube = SlowStatusKube()
-    publisher = Publisher(kube=kube, config=CONFIG)
+    publisher = publisher_of(kube, CONFIG)
     # 400 statuses at 16 at a time and 10 ms each: a quarter of a second of writes.
     links = [index_link(obj(f"ok{i}", f"https://e.com/{i}")) for i in range(200)]
     links += [index_link(obj(f"bad{i}", "ftp://e.com/")) for i in range(200)]
@@ -256,7 +279,7 @@ async def test_a_refused_shard_blocks_neither_the_other_shards_nor_their_statuse
     shard_of = {n: shard_name(shard_index(routing_key("", n), 2)) for n in names}
     blocked = shard_of[names[0]]
     kube = RefusingKube({blocked})
-    publisher = Publisher(kube=kube, config=config)
+    publisher = publisher_of(kube, config)
     links = [index_link(obj(n, f"https://e.com/{n}")) for n in names]
     publisher.request(lambda: Inputs(links=list(links)))
     task = asyncio.create_task(publisher.run())
@@ -315,13 +338,15 @@ async def test_a_link_deleted_while_the_watch_was_away_leaves_the_table_at_the_r
 
     kube = ListingKube([versioned("a"), versioned("b")])
     indexes = Indexes()
-    publisher = Publisher(kube=kube, config=replace(CONFIG, resync_seconds=0.2), indexes=indexes)
+    publisher = publisher_of(kube, CONFIG, indexes=indexes)
     task = asyncio.create_task(publisher.run())
     try:
         await eventually(lambda: set(routes(kube)) == {"a", "b"})
         # "b" is deleted and no DELETED event ever comes (a watch gap).
         kube.links, kube.version = kube.links[:1], 120
-        await eventually(lambda: set(routes(kube)) == {"a"})
+        await asyncio.sleep(CONFIG.resync_seconds - 1)
+        assert set(routes(kube)) == {"a", "b"}  # nothing tells the operator before the resync
+        await eventually(lambda: set(routes(kube)) == {"a"}, within=2)
         assert [link.name for link in indexes.links.snapshot()] == ["a"]
     finally:
         task.cancel()

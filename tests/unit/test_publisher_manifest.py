@@ -11,9 +11,10 @@ from shortlink_core.api import MANIFEST_NAME
 from shortlink_core.table import decode_manifest, shard_digest
 from shortlink_operator.kube import Shard, TableEvent
 from shortlink_operator.link_index import index_link
+from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.publisher import Inputs, Publisher
 from tests.unit.test_planning import obj
-from tests.unit.test_publisher import CONFIG, FakeKube
+from tests.unit.test_publisher import CONFIG, FakeKube, publisher_of
 
 FOUR_SHARDS = dataclasses.replace(CONFIG, shard_count=4)
 
@@ -53,7 +54,7 @@ def assert_manifest_lists_the_shards(kube: FakeKube) -> None:
 
 async def test_the_manifest_is_written_after_every_shard_it_lists() -> None:
     kube = RecordingKube()
-    publisher = Publisher(kube=kube, config=FOUR_SHARDS)
+    publisher = publisher_of(kube, FOUR_SHARDS)
     await publisher.publish(links(*(f"l{i}" for i in range(12))))
     assert len(kube.writes) >= 3
     assert kube.writes[-1] == MANIFEST_NAME
@@ -75,7 +76,7 @@ async def test_the_manifest_is_written_after_every_shard_it_lists() -> None:
 
 async def test_an_unchanged_table_writes_no_manifest() -> None:
     kube = RecordingKube()
-    publisher = Publisher(kube=kube, config=FOUR_SHARDS)
+    publisher = publisher_of(kube, FOUR_SHARDS)
     await publisher.publish(links("a", "b"))
     kube.writes.clear()
     await publisher.publish(links("a", "b"))
@@ -84,9 +85,10 @@ async def test_an_unchanged_table_writes_no_manifest() -> None:
 
 async def test_own_writes_coming_back_are_not_drift_and_a_hand_deletion_is() -> None:
     kube = RecordingKube()
-    publisher = Publisher(kube=kube, config=FOUR_SHARDS)
+    metrics = OperatorMetrics()
+    publisher = Publisher(kube=kube, config=FOUR_SHARDS, metrics=metrics)
     await publisher.publish(links("a", "b", "c"))
-    repairs = kube.metrics.table_repairs
+    repairs = metrics.table_repairs  # the metrics passed in, not the API client's
     for shard in kube.shards.values():  # the watch reports every write of the pass
         publisher.table_changed(TableEvent("ADDED", shard.name, shard.resource_version))
     assert repairs._value.get() == 0

@@ -1,0 +1,301 @@
+"""One pass: what the publisher does each time the scheduler says a pass is due.
+
+A pass runs in clear steps: read the table (only after a resync, a repair or an error), plan,
+write the shards whose bytes changed, then the manifest listing them (last, so a redirector that
+sees it has seen every shard it lists; see `manifest`), write the statuses that changed (a bounded
+number at a time, see `bounded`), post Events for outcomes that changed.
+
+A shard the API server refuses (`Refused`: a 422, an admission webhook's denial) blocks nothing
+else: the other shards and every status that does not describe it are written, and the pass
+reports it so the scheduler tries it again after a backoff. Any other error leaves the pass
+(`Conflict`, `Throttled`, the API server away), and the scheduler decides when to try again; the
+executor only forgets the table it read, so the next pass reads it afresh. Nothing is retried for
+a link that cannot be served, because that is an outcome (`InvalidSpec`, `SlugConflict`,
+`CapacityExceeded`, ...), not an error.
+
+The executor also judges the table watch's events (`drift`): a ConfigMap deleted, edited or added
+by someone else makes it re-read the table and ask for a pass at once.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from shortlink_core.api import MANIFEST_NAME
+from shortlink_operator.bounded import bounded
+from shortlink_operator.config import OperatorConfig
+from shortlink_operator.drift import OwnWrites
+from shortlink_operator.inputs import Inputs
+from shortlink_operator.kube import Kube, Refused, Shard, TableEvent
+from shortlink_operator.link_index import IndexedLink
+from shortlink_operator.manifest import ManifestEncoder
+from shortlink_operator.metrics import OperatorMetrics
+from shortlink_operator.planning import Event, Plan, PlanConfig, plan
+from shortlink_operator.table_state import TableReader
+
+#: How long a pass writes statuses before it gives way to a change waiting for its own pass.
+STATUS_SLICE_SECONDS: Final = 1.0
+TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+logger = logging.getLogger(__name__)
+
+
+def now() -> str:
+    """The time as the API writes it (Events, the Lease)."""
+    return datetime.now(UTC).strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    """What the scheduler needs to know about a pass that ran to its end."""
+
+    #: Shards the API server refused: written again after a backoff.
+    refused: frozenset[str]
+    #: When an outcome changes by itself (activeFrom, expiresAt, a grace period ending), on the
+    #: wall clock; None if never.
+    next_change: float | None
+    #: How long planning took: after a long plan the scheduler waits as long again.
+    plan_seconds: float
+
+
+class PassExecutor:
+    def __init__(
+        self,
+        *,
+        kube: Kube,
+        config: OperatorConfig,
+        metrics: OperatorMetrics,
+        wake: Callable[[], None],
+        waiting: Callable[[], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`wake` asks the scheduler for a pass (drift to repair); `waiting` says whether a change
+        waits for its pass (so a long status backlog gives way); `clock` is the wall clock."""
+        self._kube = kube
+        self._metrics = metrics
+        self._status_concurrency = config.status_concurrency
+        self._wake = wake
+        self._waiting = waiting
+        self._clock = clock
+        self._shards: dict[str, Shard] | None = None  # None: read them again before writing
+        self._manifest: Shard | None = None  # as read with the shards, or written since
+        self._manifests = ManifestEncoder()
+        self._own = OwnWrites()
+        self._reader = TableReader()
+        # Statuses written but not yet seen back through the watch, so a pass in between does not
+        # write them again (with a new lastTransitionTime).
+        self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
+        #: Shards the API server refused in the last pass.
+        self.refused_shards: set[str] = set()
+        #: When the last pass ended (wall clock), for the liveness probe and the metrics.
+        self.last_success: float | None = None
+        self._settings = PlanConfig(
+            base_url=config.public_base_url,
+            shard_count=config.shard_count,
+            slug_key=config.slug_key.encode(),
+            shard_budget=config.shard_budget_bytes,
+            grace_seconds=config.slug_grace_seconds,
+        )
+        # The alert on shard fill divides by this: it must be the budget the planner keeps to.
+        metrics.shard_capacity.set(config.shard_budget_bytes)
+
+    def reread(self) -> None:
+        """Read the table again before the next write (a resync, an error, a new leadership)."""
+        self._shards = None
+
+    def stand_by(self) -> None:
+        """Another operator writes now: its writes coming back are not drift to repair."""
+        self._own.forget()
+
+    def table_changed(self, event: TableEvent) -> None:
+        """A routing-table ConfigMap changed: unless this operator did it, repair it now."""
+        if self._own.is_drift(event):
+            self._repair([event])
+
+    def table_restarted(self) -> None:
+        """The table watch started again and may have missed changes: re-read before writing."""
+        if self._own.judging:
+            self._shards = None
+            self._wake()
+
+    async def run(self, inputs: Inputs | Iterable[IndexedLink]) -> PassResult:
+        """One pass: bring the shards, statuses and Events in line with `inputs`."""
+        if not isinstance(inputs, Inputs):
+            inputs = Inputs(links=list(inputs))
+        self._forget_seen_statuses(inputs.links)
+        shards = await self._current_shards()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        wanted = self._plan(inputs, shards)
+        plan_seconds = loop.time() - started
+        self._metrics.plan_duration.observe(plan_seconds)
+        self._own.planned([*wanted.shards, MANIFEST_NAME])
+        try:
+            table_written, self.refused_shards = await self._write_shards(shards, wanted.shards)
+            table_written = await self._write_manifest(shards) or table_written
+        finally:  # judge the watch events held while writing, now the versions written are known
+            versions = {name: shard.resource_version for name, shard in shards.items()}
+            if self._manifest is not None:
+                versions[MANIFEST_NAME] = self._manifest.resource_version
+            self._repair(self._own.written(versions))
+        # A status describing a refused shard would claim a table that is not there: keep it
+        # (and its Events) for the pass that writes the shard.
+        withheld = {
+            key
+            for key, names in wanted.depends_on.items()
+            if key in wanted.statuses and not names.isdisjoint(self.refused_shards)
+        }
+        statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}
+        unwritten = await self._write_statuses(statuses) | withheld
+        await self._post_events([event for event in wanted.events if event.cause not in unwritten])
+        self.last_success = time.time()
+        self._observe(inputs.links, wanted.shards, table_written=table_written)
+        return PassResult(frozenset(self.refused_shards), wanted.next_change, plan_seconds)
+
+    def _observe(
+        self,
+        links: Sequence[IndexedLink],
+        shards: Mapping[str, Mapping[str, str]],
+        *,
+        table_written: bool,
+    ) -> None:
+        """Metrics of a successful pass (kept apart from publishing itself)."""
+        assert self.last_success is not None
+        self._metrics.observe_links(self._written.get(link.key, link.status) for link in links)
+        self._metrics.observe_shards(shards)
+        self._metrics.last_publish.set(self.last_success)
+        if table_written:
+            self._metrics.last_table_write.set(self.last_success)
+
+    async def _current_shards(self) -> dict[str, Shard]:
+        if self._shards is None:
+            shards = await self._kube.list_shards()
+            self._manifest = shards.pop(MANIFEST_NAME, None)
+            self._shards = shards
+        return self._shards
+
+    async def _write_manifest(self, shards: Mapping[str, Shard]) -> bool:
+        """List `shards` as they are now in the manifest (after every shard write); True if written.
+
+        Built from what the cluster holds, not from the plan: a shard whose write failed is listed
+        with the copy it still has.
+        """
+        data = self._manifests.encode({name: shard.data for name, shard in shards.items()})
+        current = self._manifest
+        if current is None:
+            manifest = await self._kube.create_shard(MANIFEST_NAME, data)
+        elif current.data != data:
+            manifest = await self._kube.update_shard(current, data)
+        else:
+            manifest = current
+        self._manifest = manifest
+        return manifest is not current
+
+    def _repair(self, drift: Sequence[TableEvent]) -> None:
+        for event in drift:
+            self._metrics.table_repairs.inc()
+            what = "deleted" if event.kind == "DELETED" else "changed"
+            logger.info(
+                "routing-table ConfigMap %s was %s by someone else; repairing", event.name, what
+            )
+        if drift:
+            self._shards = None
+            self._wake()
+
+    def _plan(self, inputs: Inputs, shards: Mapping[str, Shard]) -> Plan:
+        return plan(
+            inputs.links,
+            settings=self._settings,
+            now=self._clock(),
+            status_of=lambda link: self._written.get(link.key, link.status),
+            table=self._reader.read({name: shard.data for name, shard in shards.items()}),
+            policies=inputs.policies,
+            namespace_labels=inputs.namespace_labels,
+        )
+
+    async def _write_shards(
+        self, shards: dict[str, Shard], wanted: Mapping[str, Mapping[str, str]]
+    ) -> tuple[bool, set[str]]:
+        """Create, update and delete shards until they are `wanted`.
+
+        Returns whether anything changed, and the shards the API server refused: one refused
+        write does not stop the others.
+        """
+        written, refused = False, set()
+        # Deletions last, so a link moving to another shard is always in one of the two.
+        for name in [*wanted, *sorted(set(shards) - set(wanted))]:
+            current, data = shards.get(name), wanted.get(name)
+            try:
+                if data is None:
+                    assert current is not None
+                    await self._kube.delete_shard(current)
+                    del shards[name]
+                elif current is None:
+                    shards[name] = await self._kube.create_shard(name, data)
+                elif current.data != data:
+                    shards[name] = await self._kube.update_shard(current, data)
+                else:
+                    continue
+                written = True
+            except Refused as error:
+                refused.add(name)
+                logger.error("the API server refused routing-table shard %s: %s", name, error)
+        return written, refused
+
+    async def _write_statuses(
+        self, statuses: Mapping[tuple[str, str], dict[str, Any]]
+    ) -> set[tuple[str, str]]:
+        """Write `statuses` a few at a time; return the keys of those left for the next pass.
+
+        Thousands of statuses take many seconds to write. Once a change is waiting, and this pass
+        has written statuses for `STATUS_SLICE_SECONDS`, no new write starts: the change gets its
+        pass, and its table write, now; that pass plans the statuses not yet written again.
+        """
+        written: set[tuple[str, str]] = set()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        def give_way() -> bool:
+            return self._waiting() and loop.time() - started >= STATUS_SLICE_SECONDS
+
+        async def write(key: tuple[str, str], status: dict[str, Any]) -> None:
+            await self._kube.patch_status(key[0], key[1], status)
+            self._written[key] = status
+            written.add(key)
+
+        await bounded(
+            (write(key, status) for key, status in statuses.items()),
+            limit=self._status_concurrency,
+            stop=give_way,
+        )
+        return set(statuses) - written
+
+    async def _post_events(self, events: Sequence[Event]) -> None:
+        timestamp = now()
+
+        async def post(event: Event) -> None:
+            try:
+                await self._kube.post_event(
+                    namespace=event.namespace,
+                    name=event.name,
+                    uid=event.uid,
+                    type=event.type,
+                    reason=event.reason,
+                    message=event.message,
+                    now=timestamp,
+                )
+            except Exception as error:  # an Event is a courtesy: never retry a pass for one
+                logger.warning("could not post Event %s on %s: %s", event.reason, event.name, error)
+
+        await bounded(map(post, events), limit=self._status_concurrency)
+
+    def _forget_seen_statuses(self, links: Sequence[IndexedLink]) -> None:
+        present = {link.key: link for link in links}
+        for key, status in list(self._written.items()):
+            link = present.get(key)
+            if link is None or all(link.status.get(k) == v for k, v in status.items()):
+                del self._written[key]
