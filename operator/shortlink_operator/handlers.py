@@ -58,6 +58,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     if config.prometheus_url:  # a task of its own: visits never hold up publishing
         memo.visits = VisitReporter(
             kube=kube,
+            metrics=memo.metrics,
             prometheus=Prometheus(config.prometheus_url),
             links=memo.indexes.links.snapshot,
             interval=config.visits_interval_seconds,

@@ -84,6 +84,7 @@ class VisitReporter:
         self,
         *,
         kube: Kube,
+        metrics: OperatorMetrics,
         prometheus: Prometheus,
         links: Callable[[], Sequence[IndexedLink]],
         interval: float,
@@ -94,7 +95,7 @@ class VisitReporter:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._kube = kube
-        self._metrics: OperatorMetrics = kube.metrics
+        self._metrics = metrics
         self._prometheus = prometheus
         self._links = links
         self._interval = interval

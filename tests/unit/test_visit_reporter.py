@@ -92,6 +92,7 @@ def reporter(
 ) -> VisitReporter:
     return VisitReporter(
         kube=kube,
+        metrics=kube.metrics,  # the same registry, as the operator wires it
         prometheus=prometheus,  # type: ignore[arg-type]
         links=lambda: known,
         interval=interval,
