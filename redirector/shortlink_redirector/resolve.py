@@ -96,6 +96,8 @@ def resolve(
         return (
             Inspect(served, view or "page") if view in ("", "qr.svg", "qr.png") else NotFound(slug)
         )
+    if link.suspended:  # routed only so that its pages can say whom to ask; never redirected
+        return NotFound(slug)
     if link.active_from is not None and now < link.active_from:
         return NotFound(slug)
     if link.expires_at is not None and now >= link.expires_at:

@@ -34,7 +34,8 @@ COMMON_HEADERS: Final = (
 class ServedRoute:
     route: Route
     counter: LinkCounter
-    #: True when every visitor gets the same answer (no rules, times or template).
+    #: True when every visitor gets the same answer (no rules, times or template) and that answer
+    #: is a redirect (the link is not suspended).
     uniform: bool
     #: The prepared answer for a plain request (no path suffix, no query string): its status,
     #: Location, and every header as it goes on the wire, ending with the blank line (see
@@ -70,7 +71,9 @@ def redirect_headers(location: str, *, code: int, cacheable: bool, max_age: int)
 
 def prepare(route: Route, counter: LinkCounter, *, max_age: int) -> ServedRoute:
     link = route.link
-    uniform = not (link.rules or link.active_from or link.expires_at or "{" in link.url)
+    uniform = not (
+        link.rules or link.active_from or link.expires_at or link.suspended or "{" in link.url
+    )
     headers = redirect_headers(
         link.url, code=link.redirect_code, cacheable=uniform, max_age=max_age
     )
