@@ -58,6 +58,8 @@ class LinkCounter:
     """The number of redirects served for one link (namespace, name, code)."""
 
     value: int = 0
+    #: True for the counter that links over the series limit share: no one link's visits.
+    shared: bool = False
 
 
 @dataclass(eq=False)  # registries key collectors by identity
@@ -74,7 +76,7 @@ class LinkCounters(Collector):
         counter = self.counters.get(key)
         if counter is None:
             if len(self.counters) >= self.limit:
-                return self.overflow.setdefault(code, LinkCounter())
+                return self.overflow.setdefault(code, LinkCounter(shared=True))
             counter = self.counters[key] = LinkCounter()
         return counter
 

@@ -15,6 +15,7 @@ from typing import Final
 
 from shortlink_core.matching import RESERVED_KEYS, match_key
 from shortlink_core.table import Route
+from shortlink_redirector.listing import EMPTY_LISTING, Listing
 from shortlink_redirector.metrics import LinkCounter, LinkCounters
 from shortlink_redirector.suggestions import EMPTY_INDEX, SlugIndex
 
@@ -100,6 +101,8 @@ class RoutingTable:
     has_hosts: bool = False
     #: Every routing key, sorted for not-found suggestions (see `suggestions`).
     index: SlugIndex = EMPTY_INDEX
+    #: The links the front page lists (see `listing`).
+    listing: Listing = EMPTY_LISTING
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -156,6 +159,7 @@ class RoutingTable:
             shards=shards,
             has_hosts=bool(hosted),
             index=SlugIndex.build(routes),
+            listing=Listing.build(routes.values()),
         )
 
     def lookup(self, host: str, slug: str) -> ServedRoute | None:
