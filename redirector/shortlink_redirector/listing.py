@@ -84,11 +84,15 @@ class Listing:
         for group in links.values():
             slugs = sorted(served.route.slug for served in group)
             link = group[0].route.link
-            text = " ".join((*slugs, link.description)).lower()
             entry = Entry(
-                slugs[0], tuple(slugs[1:]), link.host, link.description, link.url,
-                group[0].counter, text,
-            )  # fmt: skip
+                slug=slugs[0],
+                aliases=tuple(slugs[1:]),
+                host=link.host,
+                description=link.description,
+                url=link.url,
+                counter=group[0].counter,
+                text=" ".join((*slugs, link.description)).lower(),
+            )
             per_host.setdefault(link.host, []).append(entry)
         everywhere = per_host.pop("")
         by_host = {

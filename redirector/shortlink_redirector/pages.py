@@ -64,7 +64,7 @@ READABLE_LABELS: Final = {
     "activeFrom": "Active from",
     "expiresAt": "Expires",
     "expiredURL": "After it expires, goes to",
-    "rules": "Unless",
+    "rules": "Rules (the first that matches wins)",
     "visits": "Visits",
     "changed": "Last change",
     "name": "Defined by",
