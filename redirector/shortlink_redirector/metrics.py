@@ -26,11 +26,17 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from shortlink_redirector.classify import REFERRER_CLASSES, VISITOR_CLASSES
+from shortlink_core.series import (
+    OVERFLOW,
+    REDIRECTS,
+    REFERRER_CLASSES,
+    VISITOR_CLASSES,
+    VISITS_BY_REFERRER_CLASS,
+    VISITS_BY_VISITOR_CLASS,
+)
 
-#: The namespace and name of the series that links beyond the cap are counted in. Kubernetes
-#: names cannot contain "_", so it can never be mistaken for a real ShortLink.
-OVERFLOW: Final = "_overflow"
+# OVERFLOW is the namespace and name of the series that links beyond the cap are counted in.
+# Kubernetes names cannot contain "_", so it can never be mistaken for a real ShortLink.
 DEFAULT_MAX_LINK_SERIES: Final = 10_000
 
 #: Upper bounds of the request latency buckets, in seconds. A redirect takes tens of microseconds
@@ -92,7 +98,7 @@ class LinkCounters(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
-            "shortlink_redirects",
+            REDIRECTS,
             "Redirects served, by the ShortLink that was followed; links beyond the series cap "
             f'are counted with namespace and name "{OVERFLOW}".',
             labels=["namespace", "name", "code"],
@@ -143,7 +149,7 @@ class Traffic(Collector):
             value=self.errors,
         )
         visits = CounterMetricFamily(
-            "shortlink_visits_by_visitor_class",
+            VISITS_BY_VISITOR_CLASS,
             "Redirects served, by the kind of client that asked (from its User-Agent).",
             labels=["class"],
         )
@@ -151,7 +157,7 @@ class Traffic(Collector):
             visits.add_metric([name], count)
         yield visits
         referred = CounterMetricFamily(
-            "shortlink_visits_by_referrer_class",
+            VISITS_BY_REFERRER_CLASS,
             "Redirects served, by where the visitor came from (from its Referer).",
             labels=["class"],
         )
