@@ -7,7 +7,8 @@ ConfigMap whose data holds a format version and the routes as compact JSON with 
 same links always encode to the same bytes, so the operator can tell "unchanged" by comparing
 strings. Each entry has the shape of a ShortLink spec, so the reader re-validates it with
 `parse_link`, plus the namespace and name of the ShortLink it comes from and, when known, the
-time it last changed (`changed`, shown on inspect pages).
+time it last changed (`changed`, Unix seconds: 21 bytes an entry, where an RFC 3339 string
+took 33; shown on inspect pages).
 
 The table describes itself (format 2): one more ConfigMap, the manifest (`MANIFEST_NAME`), lists
 every shard the table has and the digest of its data (`shard_digest`: SHA-256 of the data as
@@ -20,7 +21,6 @@ before the manifest that lists it (or lists its new digest) is newer than the ma
 
 import hashlib
 import json
-import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,9 +50,6 @@ SHARDS_KEY: Final = "shards.json"
 RELEASED_KEY: Final = "released.json"
 
 
-_RFC3339_UTC: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
 class TableFormatError(ValueError):
     """A shard this reader cannot decode: a format it does not know, or bytes that are not JSON."""
 
@@ -65,8 +62,8 @@ class Route:
     link: Link
     namespace: str
     name: str
-    #: When the ShortLink last changed (RFC 3339 UTC, from its managedFields); "" when unknown.
-    changed: str = ""
+    #: When the ShortLink last changed (Unix seconds, from its managedFields); 0 when unknown.
+    changed: int = 0
 
     @property
     def key(self) -> str:
@@ -233,9 +230,9 @@ def _decode_route(key: str, entry: object) -> Route:
         raise InvalidLink("entry needs a slug")
     if link.aliases or link.utm:
         raise InvalidLink("entries hold one slug each, with UTM tags already applied")
-    changed = entry.get("changed", "")
-    if not isinstance(changed, str) or (changed and not _RFC3339_UTC.fullmatch(changed)):
-        raise InvalidLink("changed must be an RFC 3339 UTC time such as 2030-01-31T18:00:00Z")
+    changed = entry.get("changed", 0)
+    if not isinstance(changed, int) or isinstance(changed, bool) or changed < 0:
+        raise InvalidLink("changed must be a whole, non-negative number of Unix seconds")
     route = Route(slug=link.slug, link=link, namespace=namespace, name=name, changed=changed)
     if route.key != key:
         raise InvalidLink(f"entry is filed under {key!r} but its host and slug say {route.key!r}")

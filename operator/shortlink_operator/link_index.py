@@ -27,6 +27,7 @@ without bound.
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from shortlink_core.api import FIELD_MANAGER
@@ -51,8 +52,8 @@ class IndexedLink:
     error: str | None
     #: The object's `status` as last seen, to write only what changes.
     status: Mapping[str, Any]
-    #: When someone last changed the object (see `last_change`); "" when unknown.
-    changed: str = ""
+    #: When someone last changed the object, in Unix seconds (see `last_change`); 0 when unknown.
+    changed: int = 0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -81,7 +82,7 @@ def index_link(body: Mapping[str, Any]) -> IndexedLink:
     )
 
 
-def last_change(meta: Mapping[str, Any]) -> str:
+def last_change(meta: Mapping[str, Any]) -> int:
     """The newest time in `managedFields` of a write to the object itself: its spec, labels or
     annotations. Status writes (the status subresource) and the operator's own writes do not
     count: they are not a change by the link's owner."""
@@ -94,7 +95,12 @@ def last_change(meta: Mapping[str, Any]) -> str:
         and entry.get("manager") != FIELD_MANAGER
     ]
     # RFC 3339 UTC times of one format ("...Z") sort in time order as strings.
-    return max(times, default="")
+    newest = max(times, default="")
+    try:
+        moment = datetime.strptime(newest, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    return int(moment.timestamp())
 
 
 def _version(body: Mapping[str, Any]) -> int:

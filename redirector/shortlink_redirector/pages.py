@@ -274,7 +274,7 @@ def inspect(request: Request, decision: Inspect, *, serving: ServingConfig) -> R
         **describe(route.link),
         "state": state_of(route.link, now=now),
         "visits": visits_of(served),
-        "changed": route.changed or None,
+        "changed": _iso(route.changed) if route.changed else None,
     }
     if _wants(request, "application/json"):
         return JSONResponse(facts, headers=NO_STORE)

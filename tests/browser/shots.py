@@ -62,9 +62,7 @@ PAGES: Final = (
 
 def _route(slug: str, url: str, *, name: str = "", **spec: object) -> Route:
     link = parse_link({"url": url, "slug": slug, **spec}).with_utm_applied()
-    return Route(
-        slug=slug, link=link, namespace="team-a", name=name or slug, changed="2026-11-30T09:12:00Z"
-    )
+    return Route(slug=slug, link=link, namespace="team-a", name=name or slug, changed=1_796_029_920)
 
 
 def demo_state() -> RedirectorState:
