@@ -15,7 +15,7 @@ from typing import Final
 
 from shortlink_core.matching import RESERVED_KEYS, match_key
 from shortlink_core.table import Route
-from shortlink_redirector.listing import EMPTY_LISTING, Listing
+from shortlink_redirector.listing import Listing
 from shortlink_redirector.metrics import LinkCounter, LinkCounters
 from shortlink_redirector.suggestions import EMPTY_INDEX, SlugIndex
 
@@ -101,11 +101,18 @@ class RoutingTable:
     has_hosts: bool = False
     #: Every routing key, sorted for not-found suggestions (see `suggestions`).
     index: SlugIndex = EMPTY_INDEX
-    #: The links the front page lists (see `listing`).
-    listing: Listing = EMPTY_LISTING
+    #: The links the front page lists, built on first use (see `listing`): empty, or one.
+    listings: list[Listing] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.routes)
+
+    @property
+    def listing(self) -> Listing:
+        """The links the front page lists: built the first time it is asked for."""
+        if not self.listings:
+            self.listings.append(Listing.build(self.routes.values()))
+        return self.listings[0]
 
     @property
     def bytes(self) -> int:
@@ -159,7 +166,6 @@ class RoutingTable:
             shards=shards,
             has_hosts=bool(hosted),
             index=SlugIndex.build(routes),
-            listing=Listing.build(routes.values()),
         )
 
     def lookup(self, host: str, slug: str) -> ServedRoute | None:
