@@ -90,3 +90,14 @@ def test_links_without_a_counter_of_their_own_show_no_visits() -> None:
     assert isinstance(second.counter, LinkCounter)
     visits = {e.slug: e.visits for e in Listing.build([first, second]).visible("")}
     assert visits == {"a": 3, "b": 0}
+
+
+def test_a_search_walks_the_rarest_word_yet_ranks_by_the_first() -> None:
+    listing = Listing.build(
+        [served(f"team-{i:03d}", description="shared words") for i in range(300)]
+        + [served("zebra-team", description="shared words, rare")]
+    )
+    # "team" is everywhere (more than MAX_MATCHES entries); "rare" is in one: it is still found.
+    assert [e.slug for e in listing.search("", "team rare")] == ["zebra-team"]
+    assert [e.slug for e in listing.search("", "rare zebra")] == ["zebra-team"]
+    assert listing.search("", "team nowhere") == []
