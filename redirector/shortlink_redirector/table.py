@@ -5,7 +5,8 @@ same way for everyone (no rules, no time window, no template) also get a prepare
 block, filed in `fast` under their exact path, so the common redirect is one dict lookup and one
 write (see `protocol`). Tables are never changed in place: a change builds a new table from the
 old one, and the app swaps it in with one assignment, so a request sees the old table or the new,
-never a mix.
+never a mix. A table also knows which of its links the front page lists (`listing`, built the
+first time it is asked for).
 """
 
 from collections.abc import Iterable, Mapping
