@@ -84,6 +84,14 @@ lint: deps ## ruff (lint and format), mypy --strict, the import layering and had
 prometheus: ## Install Prometheus and promtool (Debian's prometheus) for the observability tier.
 	@hack/install-system-deps.sh prometheus
 
+.PHONY: browser
+browser: ## Install headless Chromium (Debian's chromium) for the browser tier and the screenshots.
+	@hack/install-system-deps.sh chromium
+
+.PHONY: screenshots
+screenshots: deps browser ## Regenerate docs/screenshots/ (one PNG per page of the redirector) in headless Chromium.
+	$(PY) -m tests.browser.shots docs/screenshots
+
 .PHONY: node-deps
 node-deps: deps ## Install, start and build what the node tier needs: Docker, containerd, the node's programs, the images.
 	@hack/install-system-deps.sh node
@@ -92,7 +100,7 @@ node-deps: deps ## Install, start and build what the node tier needs: Docker, co
 	@hack/build-images.sh node-tier
 
 .PHONY: test
-test: lint kube-apiserver chart-tools prometheus node-deps ## Lint, then every tier: unit, component, cluster, chart, prometheus, node.
+test: lint kube-apiserver chart-tools prometheus browser node-deps ## Lint, then every tier: unit, component, browser, cluster, chart, prometheus, node.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: test-node

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what shortlink's tests and `make run` need from the system, when it is missing:
 # etcd (Debian's etcd-server) and openssl, and with arguments the extras of some tiers (`node`:
-# containerd, runc, CNI plugins, iptables, mmdebstrap). Go must already be there: it builds
+# containerd, runc, CNI plugins, iptables, mmdebstrap; `chromium`: the browser tier's headless
+# Chromium). Go must already be there: it builds
 # kube-apiserver.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ for extra in "$@"; do
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || need_apt+=(prometheus) ;;
     nginx) command -v nginx >/dev/null || need_apt+=(nginx-light) ;;
     wrk) command -v wrk >/dev/null || need_apt+=(wrk) ;;
+    chromium) command -v chromium >/dev/null || need_apt+=(chromium) ;;
     node)
       # The node tier's node: a container runtime, CNI plugins, iptables for kube-proxy, and
       # mmdebstrap for the base image where no image registry can be reached.

@@ -28,6 +28,7 @@ MAX_ALIASES: Final = 8
 MAX_RULES: Final = 8
 MAX_SPLIT_ARMS: Final = 4
 DESCRIPTION_MAX_LENGTH: Final = 1024
+OWNER_MAX_LENGTH: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,12 @@ class Link:
     expired_url: str | None = None
     suspended: bool = False
     description: str = ""
+    #: Whom to ask about the link (free text, one line), shown on its pages.
+    owner: str = ""
+    #: Whether the front page lists the link: None in a spec means "as the namespace's policies
+    #: say" (the operator decides, see `shortlink_operator.planning`); in the routing table the
+    #: operator writes True for a listed link and leaves it out otherwise.
+    listed: bool | None = None
     rules: tuple[Rule, ...] = field(default=())
 
     @property
@@ -153,6 +160,19 @@ def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
         raise InvalidLink(
             f"spec.description must be text of at most {DESCRIPTION_MAX_LENGTH} characters"
         )
+    owner = spec.get("owner") or ""
+    if (
+        not isinstance(owner, str)
+        or len(owner) > OWNER_MAX_LENGTH
+        or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in owner)
+    ):
+        raise InvalidLink(
+            f"spec.owner must be one line of text of at most {OWNER_MAX_LENGTH} characters, "
+            "without control characters"
+        )
+    listed = spec.get("listed")
+    if listed is not None and not isinstance(listed, bool):
+        raise InvalidLink("spec.listed must be true or false")
     rules = tuple(_rule(r, i) for i, r in enumerate(_list(spec, "rules")))
     if len(rules) > MAX_RULES:
         raise InvalidLink(f"spec.rules may hold at most {MAX_RULES} rules")
@@ -171,6 +191,8 @@ def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
         expired_url=_judged(expired_url, "spec.expiredURL") if expired_url else None,
         suspended=_bool(spec, "suspended", False),
         description=description,
+        owner=owner,
+        listed=listed,
         rules=rules,
     )
     if link.utm:
@@ -194,6 +216,9 @@ def link_to_entry(link: Link, *, slug: str) -> dict[str, Any]:
         "expiresAt": (_iso(link.expires_at), None),
         "expiredURL": (link.expired_url, None),
         "description": (link.description, ""),
+        "owner": (link.owner, ""),
+        "listed": (link.listed, None),
+        "suspended": (link.suspended, False),
     }
     entry.update({key: value for key, (value, default) in optional.items() if value != default})
     if link.rules:

@@ -28,8 +28,10 @@ until the prune after the one that made them, so they cannot grow without bound.
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from shortlink_core.api import FIELD_MANAGER
 from shortlink_core.link import Link, parse_link
 from shortlink_core.validation import InvalidLink
 from shortlink_operator.policy import Policy, index_policy
@@ -51,6 +53,8 @@ class IndexedLink:
     error: str | None
     #: The object's `status` as last seen, to write only what changes.
     status: Mapping[str, Any]
+    #: When someone last changed the object, in Unix seconds (see `last_change`); 0 when unknown.
+    changed: int = 0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -75,7 +79,29 @@ def index_link(body: Mapping[str, Any]) -> IndexedLink:
         link=link,
         error=error,
         status=dict(body.get("status") or {}),
+        changed=last_change(meta),
     )
+
+
+def last_change(meta: Mapping[str, Any]) -> int:
+    """The newest time in `managedFields` of a write to the object itself: its spec, labels or
+    annotations. Status writes (the status subresource) and the operator's own writes do not
+    count: they are not a change by the link's owner."""
+    times = [
+        entry["time"]
+        for entry in meta.get("managedFields") or ()
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("time"), str)
+        and not entry.get("subresource")
+        and entry.get("manager") != FIELD_MANAGER
+    ]
+    # RFC 3339 UTC times of one format ("...Z") sort in time order as strings.
+    newest = max(times, default="")
+    try:
+        moment = datetime.strptime(newest, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    return int(moment.timestamp())
 
 
 def _version(body: Mapping[str, Any]) -> int:
@@ -205,7 +231,7 @@ def _planned_part(link: IndexedLink) -> object:
 
     The generation is in it although the parsed spec is too: statuses report it as observed.
     """
-    return (link.uid, link.created, link.generation, link.link, link.error)
+    return (link.uid, link.created, link.generation, link.link, link.error, link.changed)
 
 
 class LinkIndex(ObjectIndex[IndexedLink]):

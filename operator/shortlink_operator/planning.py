@@ -12,10 +12,14 @@ and tests need no cluster. A link's outcome is the first of these that applies:
 4. it does not fit under the byte budget (see `placement`): `CapacityExceeded`, naming the shard
    and the bytes. A full shard refuses the newest links, never a served one; a served link whose
    new generation does not fit keeps serving its last published entries;
-5. suspended: it keeps its slugs (resuming gets them back) but has no route, `Suspended`;
+5. suspended: it keeps its slugs (resuming gets them back) and its routes, marked suspended, so
+   the redirector answers 404 with a page naming whom to ask, `Suspended`;
 6. before `activeFrom` or after `expiresAt`: routed (the redirector enforces the times to the
    second), `Scheduled` or `Expired`;
 7. otherwise routed and `Published`.
+
+Each route carries what the redirector's pages show: whether the front page lists the link (its
+`spec.listed`, else its namespace's policies: see `policy.listed`) and when it last changed.
 """
 
 import functools
@@ -41,7 +45,7 @@ from shortlink_operator.generated import choose_code, full_code
 from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.ownership import Claim, Key, Ownership, StatusOf, resolve_ownership
 from shortlink_operator.placement import Placement, place
-from shortlink_operator.policy import Policy, violation
+from shortlink_operator.policy import Policy, listed, violation
 from shortlink_operator.table_state import TableState
 
 #: A quarter of the API server's 1 MiB object limit: writes of shards this size stay fast
@@ -118,12 +122,24 @@ def plan(
         served=table.served,
         reserved={key: (hold.namespace, hold.name) for key, hold in held.items()},
     )
-    routed = [claim for claim in ownership.owners.values() if not claim.spec.suspended]
+    routed = list(ownership.owners.values())
+    labels = namespace_labels or {}
+    shown = {
+        link.key
+        for link in allowed
+        if link.link is not None
+        and listed(
+            link.link,
+            namespace=link.namespace,
+            labels=labels.get(link.namespace, {}),
+            policies=policies,
+        )
+    }
     # Holds whose owner is not back: still written, and named to the links they turn away.
     waiting = {key: hold for key, hold in held.items() if key not in ownership.owners}
     placement = place(
         routed,
-        entry=lambda claim: _entry(_route(claim)),
+        entry=lambda claim: _entry(_route(claim, listed=claim.link.key in shown)),
         served=table.served,
         served_entry=table.entry,
         owned=ownership.owners,
@@ -304,18 +320,20 @@ def _entry(route: Route) -> str:
     return route_entry(route)
 
 
-def _route(claim: Claim) -> Route:
+def _route(claim: Claim, *, listed: bool) -> Route:
     return Route(
         slug=claim.slug,
-        link=_with_utm(claim.spec),
+        link=_served_link(claim.spec, listed),
         namespace=claim.link.namespace,
         name=claim.link.name,
+        changed=claim.link.changed,
     )
 
 
 @functools.lru_cache(maxsize=1 << 18)
-def _with_utm(spec: Link) -> Link:
-    return spec.with_utm_applied()
+def _served_link(spec: Link, listed: bool) -> Link:
+    """The link as the table holds it: UTM tags applied, `listed` decided (True, or left out)."""
+    return replace(spec.with_utm_applied(), listed=True if listed else None)
 
 
 def _outcome(

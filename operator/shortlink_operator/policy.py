@@ -50,6 +50,8 @@ class Policy:
     slug_prefixes: tuple[str, ...]
     #: Hosts a link may name in `spec.host`; None places no restriction on hosts.
     hosts: frozenset[str] | None
+    #: Whether links of the selected namespaces are listed on the front page by default.
+    list_links: bool = False
 
     def selects(self, namespace: str, labels: Mapping[str, str]) -> bool:
         if namespace in self.namespaces:
@@ -86,7 +88,19 @@ def index_policy(body: Mapping[str, Any]) -> Policy:
         match_expressions=expressions,
         slug_prefixes=tuple(map(str, spec.get("allowedSlugPrefixes") or ())),
         hosts=None if hosts is None else frozenset(map(str, hosts)),
+        list_links=spec.get("listLinks") is True,
     )
+
+
+def listed(
+    link: Link, *, namespace: str, labels: Mapping[str, str], policies: Iterable[Policy]
+) -> bool:
+    """Whether the front page lists `link`: its own `spec.listed` when set, else whether a
+    policy selecting its namespace says `listLinks`. Nothing is listed unless someone chose so:
+    a public short link can carry anything, and a list of them invites scraping."""
+    if link.listed is not None:
+        return link.listed
+    return any(p.list_links and p.selects(namespace, labels) for p in policies)
 
 
 def violation(

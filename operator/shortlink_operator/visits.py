@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from shortlink_core.series import OVERFLOW, REDIRECTS, total
 from shortlink_operator.link_index import IndexedLink
 
-METRIC: Final = "shortlink_redirects_total"
-#: The redirector's series for links beyond its series cap; never one link's visits.
-OVERFLOW: Final = "_overflow"
+METRIC: Final = total(REDIRECTS)
 #: The windows reported in status.visits, by field name, as PromQL durations.
 WINDOWS: Final = (("last24h", "24h"), ("last7d", "7d"), ("last30d", "30d"))
 RECENT: Final = "recent"

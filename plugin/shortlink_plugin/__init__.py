@@ -5,5 +5,6 @@ on PATH and runs it as `kubectl shortlink ...`. `cli` declares the commands and 
 `commands` carries them out; `kubectl` is the only module that talks to the cluster (through the
 kubectl binary itself, so every kubeconfig, context and credential plugin works as it does for
 kubectl); `listing` lays out tables; `lookup` answers who owns a slug with the same routing keys
-as the operator and the redirector (`shortlink_core.claims`).
+as the operator and the redirector (`shortlink_core.claims`); `stats` asks Prometheus for a
+link's visits (over HTTP, the one thing it asks outside kubectl).
 """

@@ -7,6 +7,7 @@ usage error.
 """
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -60,6 +61,13 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--expires", help="RFC 3339 time, or a duration from now: 90d, 12h, 2w")
     create.add_argument("--host", help="serve only on this host")
     create.add_argument("--description", help="shown on the inspect page")
+    create.add_argument("--owner", help="whom to ask about the link (a team, an address)")
+    create.add_argument(
+        "--listed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="list it on the front page (default: as the namespace's policies say)",
+    )
     create.add_argument(
         "--dry-run", choices=("none", "client", "server"), default="none", help="as kubectl's"
     )
@@ -114,6 +122,18 @@ def parser() -> argparse.ArgumentParser:
     inspect = _slug_command(sub, "inspect", "everything about the link behind a slug", flags)
     inspect.add_argument("-o", "--output", choices=("yaml", "json"))
     inspect.set_defaults(run=commands.inspect)
+
+    stats = _slug_command(
+        sub, "stats", "visits over 24 h, 7 d and 30 d, and visitor and referrer classes", flags
+    )
+    stats.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("SHORTLINK_PROMETHEUS_URL", ""),
+        help="Prometheus scraping the redirectors (default: $SHORTLINK_PROMETHEUS_URL); "
+        "without it, the visits the operator copied into status.visits",
+    )
+    stats.add_argument("-o", "--output", choices=("json",))
+    stats.set_defaults(run=commands.stats)
 
     lint = sub.add_parser(
         "lint",

@@ -22,6 +22,7 @@ from shortlink_core.lint import Finding, exit_status, lint_paths, render
 from shortlink_core.manifests import manifest_files, read_manifests
 from shortlink_core.table import Release, decode_released
 from shortlink_core.validation import InvalidLink
+from shortlink_plugin import stats as visit_stats
 from shortlink_plugin.kubectl import Kubectl, KubectlError
 from shortlink_plugin.listing import created, format_table, rows, visits
 from shortlink_plugin.lookup import Owner, holds, owners, ready_condition
@@ -63,6 +64,10 @@ def new_link(args: argparse.Namespace) -> dict[str, Any]:
         spec["host"] = args.host
     if args.description:
         spec["description"] = args.description
+    if args.owner:
+        spec["owner"] = args.owner
+    if args.listed is not None:
+        spec["listed"] = args.listed
     if args.expires:
         spec["expiresAt"] = expiry(args.expires)
     metadata: dict[str, Any] = {"name": args.name}
@@ -318,6 +323,8 @@ def inspect(args: argparse.Namespace, kubectl: Kubectl) -> int:
         ("Host", spec.get("host") or "every host"),
         ("Redirect code", str(spec.get("redirectCode", 302))),
         ("Description", spec.get("description", "")),
+        ("Owner", spec.get("owner", "")),
+        ("Listed", _listed(spec.get("listed"))),
         ("Active from", spec.get("activeFrom", "")),
         ("Expires at", spec.get("expiresAt", "")),
         ("Suspended", "yes" if spec.get("suspended") else ""),
@@ -331,6 +338,12 @@ def inspect(args: argparse.Namespace, kubectl: Kubectl) -> int:
         if value:
             sys.stdout.write(f"{label + ':':<{width}}{value}\n")
     return 0
+
+
+def _listed(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "as the namespace's policies say"
 
 
 def _resolve(
@@ -353,6 +366,36 @@ def _resolve(
         )
         return None, None
     return owner, url
+
+
+def stats(args: argparse.Namespace, kubectl: Kubectl) -> int:
+    owner, _ = _resolve(args, kubectl, need_url=False)
+    if owner is None:
+        return 1
+    body = owner.body
+    namespace, name = owner.claim.namespace, owner.claim.name
+    slug = (body.get("status") or {}).get("slug") or owner.claim.slug
+    if args.prometheus_url:
+        try:
+            numbers = visit_stats.collect(
+                visit_stats.http_query(args.prometheus_url),
+                namespace=namespace,
+                name=name,
+                slug=slug,
+                at=time.time(),
+            )
+        except visit_stats.PrometheusError as error:
+            return fail(str(error))
+    else:
+        numbers = visit_stats.from_status(
+            body.get("status") or {}, namespace=namespace, name=name, slug=slug
+        )
+        note("(from status.visits; pass --prometheus-url for visitor and referrer classes)")
+    if args.output == "json":
+        sys.stdout.write(dump(numbers.as_json(), "json"))
+    else:
+        sys.stdout.write(visit_stats.render(numbers))
+    return 0
 
 
 def lint(args: argparse.Namespace, kubectl: Kubectl) -> int:

@@ -7,7 +7,8 @@ headers: no routing, no middleware, no Request object. Other redirects (rules, t
 suffixes, forwarded queries, other spellings) are decided by `resolve` and also answered here.
 Counting a redirect is a handful of integer increments (the link, its visitor and referrer class,
 a latency bucket) and, when the visit log is on, one list append. Everything else — probes,
-inspect pages, QR codes, gone, other methods — goes to the Starlette app in `pages`. A GET or
+the front page `/`, inspect pages, QR codes, gone and suspended links, other methods — goes to
+the Starlette app in `pages`. A GET or
 HEAD of an unknown slug is answered here too, by `notfound`'s rules: a prepared plain 404 (or 429
 past the client network's budget) for clients that show no page, the pages' 404 for the others.
 

@@ -10,10 +10,13 @@ from functools import lru_cache
 from typing import Final
 from urllib.parse import urlsplit
 
-VISITOR_CLASSES: Final = ("desktop", "mobile", "tablet", "bot")
-DESKTOP, MOBILE, TABLET, BOT = range(4)
-REFERRER_CLASSES: Final = ("direct", "same-site", "external")
-DIRECT, SAME_SITE, EXTERNAL = range(3)
+from shortlink_core.series import REFERRER_CLASSES, VISITOR_CLASSES
+
+__all__ = ["REFERRER_CLASSES", "VISITOR_CLASSES", "referrer_class", "visitor_class"]
+
+# Indices into the class tuples (declared in core, which the plugin's `stats` reads too).
+DESKTOP, MOBILE, TABLET, BOT = range(len(VISITOR_CLASSES))
+DIRECT, SAME_SITE, EXTERNAL = range(len(REFERRER_CLASSES))
 CACHE_SIZE: Final = 4096
 
 #: Substrings of User-Agents sent by crawlers, link unfurlers, monitors and HTTP libraries.

@@ -26,11 +26,17 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from shortlink_redirector.classify import REFERRER_CLASSES, VISITOR_CLASSES
+from shortlink_core.series import (
+    OVERFLOW,
+    REDIRECTS,
+    REFERRER_CLASSES,
+    VISITOR_CLASSES,
+    VISITS_BY_REFERRER_CLASS,
+    VISITS_BY_VISITOR_CLASS,
+)
 
-#: The namespace and name of the series that links beyond the cap are counted in. Kubernetes
-#: names cannot contain "_", so it can never be mistaken for a real ShortLink.
-OVERFLOW: Final = "_overflow"
+# OVERFLOW is the namespace and name of the series that links beyond the cap are counted in.
+# Kubernetes names cannot contain "_", so it can never be mistaken for a real ShortLink.
 DEFAULT_MAX_LINK_SERIES: Final = 10_000
 
 #: Upper bounds of the request latency buckets, in seconds. A redirect takes tens of microseconds
@@ -58,6 +64,8 @@ class LinkCounter:
     """The number of redirects served for one link (namespace, name, code)."""
 
     value: int = 0
+    #: True for the counter that links over the series limit share: no one link's visits.
+    shared: bool = False
 
 
 @dataclass(eq=False)  # registries key collectors by identity
@@ -74,7 +82,7 @@ class LinkCounters(Collector):
         counter = self.counters.get(key)
         if counter is None:
             if len(self.counters) >= self.limit:
-                return self.overflow.setdefault(code, LinkCounter())
+                return self.overflow.setdefault(code, LinkCounter(shared=True))
             counter = self.counters[key] = LinkCounter()
         return counter
 
@@ -90,7 +98,7 @@ class LinkCounters(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
-            "shortlink_redirects",
+            REDIRECTS,
             "Redirects served, by the ShortLink that was followed; links beyond the series cap "
             f'are counted with namespace and name "{OVERFLOW}".',
             labels=["namespace", "name", "code"],
@@ -141,7 +149,7 @@ class Traffic(Collector):
             value=self.errors,
         )
         visits = CounterMetricFamily(
-            "shortlink_visits_by_visitor_class",
+            VISITS_BY_VISITOR_CLASS,
             "Redirects served, by the kind of client that asked (from its User-Agent).",
             labels=["class"],
         )
@@ -149,7 +157,7 @@ class Traffic(Collector):
             visits.add_metric([name], count)
         yield visits
         referred = CounterMetricFamily(
-            "shortlink_visits_by_referrer_class",
+            VISITS_BY_REFERRER_CLASS,
             "Redirects served, by where the visitor came from (from its Referer).",
             labels=["class"],
         )

@@ -7,8 +7,9 @@ A request for an unknown slug is answered in one of three ways:
   when it can tell for sure that the request is a not-found (`quick_answer`), as it does for
   plain redirects; otherwise the app sends the same bytes;
 - a browser (`Accept: text/html`) gets the small page of `pages`, with up to three close slugs
-  from the table's suggestion index (`suggestions`), and an API client asking for JSON a JSON
-  body without suggestions;
+  from the table's suggestion index (`suggestions`) and, when the slug could be served, the
+  command and manifest that would create it (`create_hint`); an API client asking for JSON gets
+  a JSON body without suggestions;
 - a client network past its not-found budget (`ratelimit`) gets 429 with `Retry-After` instead,
   whatever it asked for, and costs no lookup at all.
 
@@ -16,11 +17,15 @@ Every not-found answer is counted (`shortlink_not_found_total`), and every 429 i
 (`shortlink_not_found_limited_total`); the path is never recorded.
 """
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from shortlink_core.api import GROUP, KIND, VERSION
+from shortlink_core.errors import InvalidLink
 from shortlink_core.matching import RESERVED_KEYS, match_key
+from shortlink_core.validation import validate_slug
 from shortlink_redirector.addresses import client_network
 from shortlink_redirector.resolve import host_name
 from shortlink_redirector.state import RedirectorState
@@ -128,3 +133,42 @@ def quick_answer(
     if hosts != 1 or state.table.lookup(host_name(host.decode("latin-1")), path[1:]) is not None:
         return None
     return plain_answer(state, client[0] if client else None, forwarded)
+
+
+#: A Kubernetes object name (DNS subdomain): what `kubectl shortlink create NAME` needs.
+_OBJECT_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+#: The placeholder target in the offered command and manifest.
+PLACEHOLDER_URL: Final = "https://example.com/replace-me"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateHint:
+    """How to create the link that was asked for: a plugin command and a manifest."""
+
+    command: str
+    manifest: str
+
+
+def create_hint(slug: str) -> CreateHint | None:
+    """The `kubectl shortlink create` command and a ShortLink manifest serving `slug`, or None
+    when no link can be served there (not a valid slug, or reserved). Only a validated slug is
+    ever put into them, lowercase as slugs are."""
+    wanted = slug.lower()
+    try:
+        validate_slug(wanted)
+    except InvalidLink:
+        return None
+    # Object names may not hold "_", which slugs may: then the name differs and says the slug.
+    name = wanted.replace("_", "-")
+    if not _OBJECT_NAME.fullmatch(name):
+        return None
+    explicit = name != wanted
+    command = f"kubectl shortlink create {name} --url {PLACEHOLDER_URL}"
+    spec = f"  url: {PLACEHOLDER_URL}\n"
+    if explicit:
+        command += f" --slug {wanted}"
+        spec = f"  slug: {wanted}\n" + spec
+    manifest = (
+        f"apiVersion: {GROUP}/{VERSION}\nkind: {KIND}\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
+    return CreateHint(command=command, manifest=manifest)

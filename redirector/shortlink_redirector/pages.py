@@ -1,43 +1,76 @@
 """Everything the redirector answers that is not a redirect.
 
-Probes, `robots.txt` (disallow all) and `favicon.ico` (204), the inspect page of a link
-(`/<slug>+`, HTML or JSON) and its QR codes (`/<slug>+qr.svg`, `/<slug>+qr.png`), 404 for an
-unknown slug (a small HTML page suggesting close slugs for browsers, JSON without suggestions for
-API clients that ask for it, plain text for the rest: see `notfound`), 410 for an expired link,
-and 405 for other methods on a link. These go through Starlette; redirects and the plain 404 of
-a GET or HEAD take the lean path in `app`.
+Probes, `robots.txt` (disallow all) and `favicon.ico` (204); the front page `/` (what the service
+is, a search over the links their owners listed and the most visited of them: see `listing`);
+the inspect page of a link (`/<slug>+`, HTML or JSON) and its QR codes (`/<slug>+qr.svg`,
+`/<slug>+qr.png`); 404 for an unknown slug (a page suggesting close slugs and offering the command
+that would create the link for browsers, JSON without suggestions for API clients that ask for
+it, plain text for the rest: see `notfound`); 410 for an expired link and 404 for a suspended one
+(for browsers, a page with the link's description and whom to ask); 405 for other methods on a
+link. HTML comes from the templates of `render`, escaped. These go through Starlette; redirects
+and the plain 404 of a GET or HEAD take the lean path in `app`.
 """
 
-import html
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, Final
 
 import segno
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from shortlink_core.link import Link, Rule
-from shortlink_redirector.notfound import NOT_FOUND, PlainAnswer, admit, limited
+from shortlink_redirector.addresses import client_network
+from shortlink_redirector.listing import MAX_QUERY, PAGE_SIZE
+from shortlink_redirector.notfound import NOT_FOUND, PlainAnswer, admit, create_hint, limited
 from shortlink_redirector.public import short_url as public_short_url
-from shortlink_redirector.resolve import Gone, Inspect, NotFound, resolve, visit_of
+from shortlink_redirector.render import page
+from shortlink_redirector.resolve import (
+    Gone,
+    Inspect,
+    NotFound,
+    Suspended,
+    host_name,
+    resolve,
+    visit_of,
+)
 from shortlink_redirector.state import RedirectorState, ServingConfig
+from shortlink_redirector.table import ServedRoute
 
 NO_STORE: Final = {"cache-control": "no-store", "x-robots-tag": "noindex"}
 ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: Paths answered here before any table lookup (no link can claim them: see
 #: `shortlink_core.matching.RESERVED_SLUGS`).
-OWN_PATHS: Final = frozenset({"/healthz", "/livez", "/readyz", "/robots.txt", "/favicon.ico"})
+OWN_PATHS: Final = frozenset({"/", "/healthz", "/livez", "/readyz", "/robots.txt", "/favicon.ico"})
 ROBOTS_TXT: Final = "User-agent: *\nDisallow: /\n"
 STATIC: Final = {"cache-control": "public, max-age=86400"}
-_STYLE: Final = (
-    "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;"
-    "padding:0 1em}code{background:#eee;padding:0 .2em}dt{font-weight:bold}</style>"
+ABOUT: Final = (
+    "Short links: /<name> redirects to where the link points, /<name>+ shows where it goes. "
+    "Links are ShortLink objects in Kubernetes; their owners choose whether they are listed."
 )
+VISITS_MEANING: Final = "redirects this server process answered since it started"
+#: The inspect page's facts, in order, under the words a person reads.
+READABLE_LABELS: Final = {
+    "shortURL": "Short URL",
+    "url": "Goes to",
+    "owner": "Whom to ask",
+    "redirectCode": "Redirect",
+    "host": "Served",
+    "activeFrom": "Active from",
+    "expiresAt": "Expires",
+    "expiredURL": "After it expires, goes to",
+    "rules": "Rules (the first that matches wins)",
+    "visits": "Visits",
+    "changed": "Last change",
+    "name": "Defined by",
+    "listed": "Listed on the front page",
+}
+REDIRECT_KIND: Final = {301: "permanent", 302: "temporary", 307: "temporary", 308: "permanent"}
 
 
 def build_pages(state: RedirectorState) -> Starlette:
@@ -72,6 +105,8 @@ def build_pages(state: RedirectorState) -> Starlette:
             return inspect(request, decision, serving=state.serving)
         if isinstance(decision, Gone):
             return gone(request, decision)
+        if isinstance(decision, Suspended):
+            return suspended(request, decision)
         # A redirect is answered by the app before Starlette is reached.
         raise AssertionError(f"unexpected decision {decision!r}")
 
@@ -82,6 +117,7 @@ def build_pages(state: RedirectorState) -> Starlette:
             Route("/readyz", ready, methods=["GET", "HEAD"]),
             Route("/robots.txt", robots, methods=["GET", "HEAD"]),
             Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
+            Route("/", front(state), methods=["GET", "HEAD"]),
             Route("/{path:path}", other, methods=ALL_METHODS),
         ]
     )
@@ -97,9 +133,64 @@ async def favicon(request: Request) -> Response:
     return Response(status_code=204, headers=STATIC)
 
 
+def front(state: RedirectorState) -> Callable[[Request], Awaitable[Response]]:
+    """The front page `/`: what this service is, a search over the listed links, the most
+    visited of them (see `listing`); JSON for clients that ask for it."""
+
+    async def answer(request: Request) -> Response:
+        if not state.ready:
+            headers = {**NO_STORE, "retry-after": "1"}
+            return PlainTextResponse(
+                "routing table not loaded yet\n", status_code=503, headers=headers
+            )
+        query = request.query_params.get("q", "").strip()
+        as_json = _wants(request, "application/json")
+        if len(query) > MAX_QUERY:
+            message = f"a search query may be at most {MAX_QUERY} characters"
+            if as_json:
+                return JSONResponse({"error": message}, status_code=400, headers=NO_STORE)
+            return PlainTextResponse(message + "\n", status_code=400, headers=NO_STORE)
+        if query:  # a search costs a scan: it spends the client network's not-found budget
+            peer = request.client.host if request.client else None
+            forwarded = request.headers.get("x-forwarded-for", "").encode("latin-1")
+            network = client_network(peer, forwarded, state.serving.trusted_proxies)
+            wait = state.not_found_limiter.take(network)
+            if wait:
+                return _plain(limited(wait))
+        host = host_name(request.headers.get("host", ""))
+        listing = state.table.listing
+        visible = listing.visible(host)
+        results = listing.search(host, query) if query else list(visible[:PAGE_SIZE])
+        top = listing.most_visited(host)
+        if as_json:
+            payload = {
+                "service": "shortlink",
+                "about": ABOUT,
+                "listed": len(visible),
+                "query": query or None,
+                "results": [entry.as_json() for entry in results],
+                "mostVisited": [entry.as_json() for entry in top],
+                "visits": VISITS_MEANING,
+            }
+            return JSONResponse(payload, headers=NO_STORE)
+        return page(
+            "front.html",
+            200,
+            title="Short links",
+            query=query,
+            max_query=MAX_QUERY,
+            total=len(visible),
+            results=results,
+            most_visited=top,
+        )
+
+    return answer
+
+
 def not_found(request: Request, state: RedirectorState, slug: str, *, host: str) -> Response:
     """The answer for an unknown slug, counted (see `notfound`): 429 past the budget of the
-    client's network, else 404 as JSON, as a page with suggestions for browsers, or plain text."""
+    client's network, else 404 as JSON, as a page with suggestions and the command that would
+    create the link for browsers, or plain text."""
     peer = request.client.host if request.client else None
     wait = admit(state, peer, request.headers.get("x-forwarded-for", "").encode("latin-1"))
     if wait:
@@ -109,32 +200,62 @@ def not_found(request: Request, state: RedirectorState, slug: str, *, host: str)
         return JSONResponse(payload, status_code=404, headers=NO_STORE)
     if not _wants(request, "text/html"):
         return _plain(NOT_FOUND)
-    hints = "".join(
-        f'<li><a href="/{html.escape(s)}">/{html.escape(s)}</a></li>'
-        for s in state.table.suggestions(host, slug)
+    return page(
+        "not_found.html",
+        404,
+        title="Short link not found",
+        slug=slug,
+        suggestions=state.table.suggestions(host, slug),
+        create=create_hint(slug),
     )
-    body = f"<p>There is no short link <code>/{html.escape(slug)}</code> here.</p>" + (
-        f"<p>Did you mean:</p><ul>{hints}</ul>"
-        if hints
-        else "<p>Check the spelling, or ask whoever gave it to you.</p>"
-    )
-    return _page("Short link not found", body, 404)
 
 
 def gone(request: Request, decision: Gone) -> Response:
-    when = _iso(decision.served.route.link.expires_at)
+    link = decision.served.route.link
+    when = _iso(link.expires_at)
     if not _wants(request, "text/html"):
         return PlainTextResponse(
             f"short link expired at {when}\n", status_code=410, headers=NO_STORE
         )
-    slug = html.escape(decision.served.route.slug)
-    return _page(
-        "Short link expired", f"<p>The short link <code>/{slug}</code> expired at {when}.</p>", 410
+    return _unavailable(
+        decision.served,
+        410,
+        title="Short link expired",
+        reason=f"The short link /{decision.served.route.slug} expired at {when}.",
+    )
+
+
+def suspended(request: Request, decision: Suspended) -> Response:
+    slug = decision.served.route.slug
+    if _wants(request, "application/json"):
+        payload = {"error": "suspended", "slug": slug}
+        return JSONResponse(payload, status_code=404, headers=NO_STORE)
+    if not _wants(request, "text/html"):
+        return PlainTextResponse("short link suspended\n", status_code=404, headers=NO_STORE)
+    return _unavailable(
+        decision.served,
+        404,
+        title="Short link suspended",
+        reason=f"The short link /{slug} is suspended: its owner has stopped it for now.",
+    )
+
+
+def _unavailable(served: ServedRoute, status: int, *, title: str, reason: str) -> Response:
+    """The page of a link that exists but is not followed: what it was for and whom to ask."""
+    link = served.route.link
+    return page(
+        "unavailable.html",
+        status,
+        title=title,
+        reason=reason,
+        description=link.description,
+        owner=link.owner,
     )
 
 
 def inspect(request: Request, decision: Inspect, *, serving: ServingConfig) -> Response:
-    route = decision.served.route
+    served = decision.served
+    route = served.route
     short_url = public_short_url(
         request.scope,
         slug=route.slug,
@@ -144,23 +265,66 @@ def inspect(request: Request, decision: Inspect, *, serving: ServingConfig) -> R
     )
     if decision.view != "page":
         return qr_code(short_url, decision.view)
+    now = time.time()
     facts = {
         "slug": route.slug,
         "shortURL": short_url,
         "namespace": route.namespace,
         "name": route.name,
         **describe(route.link),
+        "state": state_of(route.link, now=now),
+        "visits": visits_of(served),
+        "changed": _iso(route.changed) if route.changed else None,
     }
     if _wants(request, "application/json"):
         return JSONResponse(facts, headers=NO_STORE)
-    rows = "".join(
-        f"<dt>{html.escape(key)}</dt><dd>{_html_value(value)}</dd>"
-        for key, value in facts.items()
-        if value not in (None, [], "")
+    return page(
+        "inspect.html",
+        200,
+        title=f"/{route.slug}",
+        slug=route.slug,
+        short_url=short_url,
+        state=facts["state"],
+        description=route.link.description,
+        facts=readable(facts),
     )
-    image = f"/{html.escape(route.slug)}+qr.svg"
-    qr = f'<p><img alt="QR code" width="160" height="160" src="{image}"></p>'
-    return _page(f"/{route.slug}", f"<dl>{rows}</dl>{qr}", 200)
+
+
+def state_of(link: Link, *, now: float) -> str:
+    """Whether the link is followed now, in a word: Active, Suspended, Scheduled or Expired."""
+    if link.suspended:
+        return "Suspended"
+    if link.active_from is not None and now < link.active_from:
+        return "Scheduled"
+    if link.expires_at is not None and now >= link.expires_at:
+        return "Expired"
+    return "Active"
+
+
+def visits_of(served: ServedRoute) -> int | None:
+    """Redirects this process answered for the link; None when it has no counter of its own."""
+    return None if served.counter.shared else served.counter.value
+
+
+def readable(facts: Mapping[str, Any]) -> list[tuple[str, str | list[str]]]:
+    """The inspect page's facts under labels a person reads, empty ones left out."""
+    shown: list[tuple[str, str | list[str]]] = []
+    for key, label in READABLE_LABELS.items():
+        value = facts.get(key)
+        if value in (None, [], ""):
+            continue
+        if key == "redirectCode":
+            value = f"{value} {HTTPStatus(value).phrase} ({REDIRECT_KIND[value]})"
+        elif key == "host":
+            value = f"only on {value}"
+        elif key == "visits":
+            value = f"{value} (answered by this server since it started)"
+        elif key == "listed":
+            value = "yes" if value else "no"
+        elif key == "name":
+            value = f"ShortLink {facts['namespace']}/{value}"
+        shown.append((label, value if isinstance(value, list) else str(value)))
+    return shown
 
 
 def qr_code(url: str, view: str) -> Response:
@@ -179,11 +343,13 @@ def describe(link: Link) -> dict[str, Any]:
         "url": link.url,
         "redirectCode": link.redirect_code,
         "description": link.description,
+        "owner": link.owner or None,
         "host": link.host or None,
         "activeFrom": _iso(link.active_from),
         "expiresAt": _iso(link.expires_at),
         "expiredURL": link.expired_url,
         "rules": [describe_rule(rule) for rule in link.rules],
+        "listed": bool(link.listed),
     }
 
 
@@ -211,15 +377,6 @@ def describe_rule(rule: Rule) -> str:
     return f"{' and '.join(conditions) or 'always'} → {target}"
 
 
-def _page(title: str, body: str, status: int) -> HTMLResponse:
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title>{_STYLE}'
-        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
-    )
-    return HTMLResponse(document, status_code=status, headers=NO_STORE)
-
-
 def _plain(answer: PlainAnswer) -> Response:
     headers = {name.decode(): value.decode() for name, value in answer.headers}
     return Response(answer.body, status_code=answer.status, headers=headers)
@@ -233,12 +390,3 @@ def _iso(moment: float | None) -> str | None:
     if moment is None:
         return None
     return datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _html_value(value: object) -> str:
-    if isinstance(value, list):
-        return "<ul>" + "".join(f"<li>{html.escape(str(v))}</li>" for v in value) + "</ul>"
-    text = html.escape(str(value))
-    if text.startswith(("http://", "https://")):
-        return f'<a href="{text}" rel="nofollow noopener">{text}</a>'
-    return text

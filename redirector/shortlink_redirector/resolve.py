@@ -1,12 +1,13 @@
 """Where a request goes: the redirect decision for any request that is not a plain, uniform one.
 
 `resolve` is a pure function of the table, the request and the time. It applies, in order: host
-and slug lookup (case- and separator-insensitive unless the link says Exact), the link's time window
-(404 before `activeFrom`; after `expiresAt` its `expiredURL`, or 410), the path suffix (append,
-ignore or reject), the first matching rule (device, language, country, header, query, time, or a
-sticky weighted split), templates, and query forwarding. Every Location it returns is an absolute
-http(s) URL of visible ASCII characters, at most `max_location` bytes long (longer is `TooLong`,
-answered 414).
+and slug lookup (case- and separator-insensitive unless the link says Exact), the inspect page
+(`+`), suspension (a suspended link is in the table for its page only and never redirected:
+`Suspended`), the link's time window (404 before `activeFrom`; after `expiresAt` its
+`expiredURL`, or 410), the path suffix (append, ignore or reject), the first matching rule
+(device, language, country, header, query, time, or a sticky weighted split), templates, and
+query forwarding. Every Location it returns is an absolute http(s) URL of visible ASCII
+characters, at most `max_location` bytes long (longer is `TooLong`, answered 414).
 """
 
 import re
@@ -56,6 +57,13 @@ class Gone:
 
 
 @dataclass(frozen=True, slots=True)
+class Suspended:
+    """A suspended link: never redirected; answered 404 (a page for browsers, see `pages`)."""
+
+    served: ServedRoute
+
+
+@dataclass(frozen=True, slots=True)
 class TooLong:
     """A redirect whose Location would exceed the configured cap: answered 414, never sent."""
 
@@ -68,7 +76,7 @@ class Inspect:
     view: str  # "page", "qr.svg" or "qr.png"
 
 
-Decision = Redirect | NotFound | Gone | Inspect | TooLong
+Decision = Redirect | NotFound | Gone | Inspect | Suspended | TooLong
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -96,6 +104,8 @@ def resolve(
         return (
             Inspect(served, view or "page") if view in ("", "qr.svg", "qr.png") else NotFound(slug)
         )
+    if link.suspended:  # routed only so that its pages can say whom to ask; never redirected
+        return Suspended(served)
     if link.active_from is not None and now < link.active_from:
         return NotFound(slug)
     if link.expires_at is not None and now >= link.expires_at:

@@ -5,7 +5,8 @@ same way for everyone (no rules, no time window, no template) also get a prepare
 block, filed in `fast` under their exact path, so the common redirect is one dict lookup and one
 write (see `protocol`). Tables are never changed in place: a change builds a new table from the
 old one, and the app swaps it in with one assignment, so a request sees the old table or the new,
-never a mix.
+never a mix. A table also knows which of its links the front page lists (`listing`, built the
+first time it is asked for).
 """
 
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ from typing import Final
 
 from shortlink_core.matching import RESERVED_KEYS, match_key
 from shortlink_core.table import Route
+from shortlink_redirector.listing import Listing
 from shortlink_redirector.metrics import LinkCounter, LinkCounters
 from shortlink_redirector.suggestions import EMPTY_INDEX, SlugIndex
 
@@ -34,7 +36,8 @@ COMMON_HEADERS: Final = (
 class ServedRoute:
     route: Route
     counter: LinkCounter
-    #: True when every visitor gets the same answer (no rules, times or template).
+    #: True when every visitor gets the same answer (no rules, times or template) and that answer
+    #: is a redirect (the link is not suspended).
     uniform: bool
     #: The prepared answer for a plain request (no path suffix, no query string): its status,
     #: Location, and every header as it goes on the wire, ending with the blank line (see
@@ -70,7 +73,9 @@ def redirect_headers(location: str, *, code: int, cacheable: bool, max_age: int)
 
 def prepare(route: Route, counter: LinkCounter, *, max_age: int) -> ServedRoute:
     link = route.link
-    uniform = not (link.rules or link.active_from or link.expires_at or "{" in link.url)
+    uniform = not (
+        link.rules or link.active_from or link.expires_at or link.suspended or "{" in link.url
+    )
     headers = redirect_headers(
         link.url, code=link.redirect_code, cacheable=uniform, max_age=max_age
     )
@@ -97,9 +102,18 @@ class RoutingTable:
     has_hosts: bool = False
     #: Every routing key, sorted for not-found suggestions (see `suggestions`).
     index: SlugIndex = EMPTY_INDEX
+    #: The links the front page lists, built on first use (see `listing`): empty, or one.
+    listings: list[Listing] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.routes)
+
+    @property
+    def listing(self) -> Listing:
+        """The links the front page lists: built the first time it is asked for."""
+        if not self.listings:
+            self.listings.append(Listing.build(self.routes.values()))
+        return self.listings[0]
 
     @property
     def bytes(self) -> int:

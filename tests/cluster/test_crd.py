@@ -57,6 +57,12 @@ from tests.cluster.helpers import Cluster, shortlink
         ),
         ({"url": "https://example.com/", "redirectCode": 303}, 'supported values: "301", "302"'),
         ({"slug": "no-url"}, "spec.url: Required value"),
+        (
+            {"url": "https://example.com/", "owner": "a\nb"},
+            "owner must be one line of text without control characters",
+        ),
+        ({"url": "https://example.com/", "owner": "x" * 201}, "spec.owner: Too long"),
+        ({"url": "https://example.com/", "listed": "yes"}, "spec.listed: Invalid value"),
     ],
 )
 def test_invalid_links_fail_at_apply_time_with_a_readable_message(
@@ -164,6 +170,8 @@ def test_kubectl_explain_documents_every_spec_field(cluster: Cluster) -> None:
         "expiresAt",
         "expiredURL",
         "suspended",
+        "owner",
+        "listed",
         "rules",
     )
     for field in fields:

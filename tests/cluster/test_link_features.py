@@ -220,3 +220,77 @@ def test_invalid_combinations_fail_at_apply_time(
 
 def _assert_status(stack: Stack, slug: str, status: int) -> None:
     assert follow(stack, slug)[0] == status
+
+
+def test_pages_show_listed_links_whom_to_ask_and_the_last_change(
+    cluster: Cluster, stack: Stack, unique: str
+) -> None:
+    shown, hidden, paused = f"shown-{unique}", f"hidden-{unique}", f"stopped-{unique}"
+    cluster.apply(
+        shortlink(shown, "https://example.com/s", listed=True, owner="#team-x", description="S")
+    )
+    cluster.apply(shortlink(hidden, "https://example.com/h"))
+    cluster.apply(
+        shortlink(paused, "https://example.com/p", suspended=True, owner="#team-y", description="P")
+    )
+    served(stack, shown, "https://example.com/s")
+    served(stack, hidden, "https://example.com/h")
+    cluster.wait_reason(paused, "Suspended")
+
+    def front_page() -> list[str]:
+        data = get(stack, "/", accept="application/json").json()
+        return [entry["slug"] for entry in data["results"]]
+
+    eventually(lambda: _assert(shown in front_page()))
+    assert hidden not in front_page()
+    facts = get(stack, f"/{shown}+", accept="application/json").json()
+    assert (facts["owner"], facts["listed"], facts["state"]) == ("#team-x", True, "Active")
+    # The last change is kubectl's apply, as the object's managedFields record it.
+    shown_object = cluster.kubectl(
+        "get", "shortlink", shown, "-o", "json", "--show-managed-fields"
+    ).stdout
+    fields = json.loads(shown_object)["metadata"]["managedFields"]
+    applied = max(f["time"] for f in fields if not f.get("subresource"))
+    assert facts["changed"] == applied
+
+    def suspended_page() -> None:
+        page = get(stack, f"/{paused}", accept="text/html")
+        assert page.status_code == 404
+        assert "is suspended" in page.text
+        assert "#team-y" in page.text
+
+    eventually(suspended_page)
+    assert get(stack, f"/{paused}").status_code == 404
+
+
+def test_a_policy_lists_its_namespaces_links_unless_a_link_says_otherwise(
+    cluster: Cluster, stack: Stack, unique: str
+) -> None:
+    namespace = cluster.new_namespace()
+    policy = {
+        "apiVersion": "shortlink.dev/v1alpha1",
+        "kind": "ShortLinkPolicy",
+        "metadata": {"name": f"golinks-{unique}"},
+        "spec": {"namespaces": [namespace], "allowedSlugPrefixes": [""], "listLinks": True},
+    }
+    cluster.apply(json.dumps(policy))
+    try:
+        cluster.apply(shortlink(f"go-{unique}", "https://example.com/go"), namespace=namespace)
+        cluster.apply(
+            shortlink(f"private-{unique}", "https://example.com/p", listed=False),
+            namespace=namespace,
+        )
+        served(stack, f"private-{unique}", "https://example.com/p")
+
+        def listed() -> list[str]:
+            data = get(stack, "/", accept="application/json").json()
+            return [entry["slug"] for entry in data["results"]]
+
+        eventually(lambda: _assert(f"go-{unique}" in listed()))
+        assert f"private-{unique}" not in listed()
+    finally:
+        cluster.kubectl("delete", "shortlinkpolicy", f"golinks-{unique}", namespace=None)
+
+
+def _assert(condition: bool) -> None:
+    assert condition

@@ -1,6 +1,7 @@
 """A ShortLink's life through the real operator and redirector: create, change, conflict, delete."""
 
 import json
+from datetime import UTC, datetime
 
 from shortlink_core.api import MANIFEST_NAME
 from shortlink_core.table import FORMAT_VERSION, decode_manifest, shard_digest
@@ -125,11 +126,19 @@ def test_the_table_lives_in_labelled_configmaps_in_the_operator_namespace(
     cluster.wait_reason(f"tabled-{unique}", "Published")
     table = _table(cluster, stack)
     entry = table[f"/tabled{unique}"]  # filed under the match key: no separators
+    # When the link last changed: kubectl's apply, as its managedFields say, in Unix seconds.
+    shown = cluster.kubectl(
+        "get", "shortlink", f"tabled-{unique}", "-o", "json", "--show-managed-fields"
+    ).stdout
+    fields = json.loads(shown)["metadata"]["managedFields"]
+    applied = max(f["time"] for f in fields if not f.get("subresource"))  # status is no change
+    changed = datetime.strptime(applied, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert entry == {
         "url": "https://example.com/t",
         "slug": f"tabled-{unique}",
         "namespace": cluster.namespace,
         "name": f"tabled-{unique}",
+        "changed": int(changed.timestamp()),
     }
 
     def listed() -> None:  # the manifest, written last, lists every shard with its digest

@@ -272,6 +272,27 @@ def test_open_qr_and_inspect_follow_the_slug(
     assert fields["Ready"].strip() == "True Published"
 
 
+def test_create_sets_whom_to_ask_and_the_listing_and_stats_fall_back_to_the_status(
+    cluster: Cluster, stack: Stack, unique: str
+) -> None:
+    slug = f"owned-{unique}"
+    result = plugin(
+        cluster, "create", slug, "--url", "https://example.com/o", "--owner", "#team-o",
+        "--listed", "-n", cluster.namespace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    spec = cluster.get("shortlink", slug)["spec"]
+    assert (spec["owner"], spec["listed"]) == ("#team-o", True)
+    inspected = plugin(cluster, "inspect", slug, "-n", cluster.namespace)
+    fields = dict(line.split(":", 1) for line in inspected.stdout.splitlines())
+    assert (fields["Owner"].strip(), fields["Listed"].strip()) == ("#team-o", "yes")
+    # Without Prometheus, stats shows what status.visits says (nothing yet) and says so.
+    shown = plugin(cluster, "stats", slug, "-n", cluster.namespace, "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["visits"] == {"24h": 0, "7d": 0, "30d": 0}
+    assert "pass --prometheus-url" in shown.stderr
+
+
 def test_errors_exit_1_with_kubectls_message(cluster: Cluster) -> None:
     result = plugin(cluster, "get", "missing", "-n", cluster.namespace)
     assert result.returncode == 1

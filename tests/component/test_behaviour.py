@@ -5,6 +5,8 @@ Each test names the rule it proves; the README table lists the same rules in the
 
 import time
 from collections import Counter
+from dataclasses import replace
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -232,11 +234,19 @@ async def test_an_alias_serves_the_same_link(
 
 
 async def test_an_expired_link_is_gone(client: httpx.AsyncClient, state: RedirectorState) -> None:
-    serve(state, route("old", "https://example.com/", expiresAt=PAST))
+    serve(
+        state,
+        route("old", "https://example.com/", expiresAt=PAST, description="Q3 survey", owner="#ops"),
+        route("older", "https://example.com/", expiresAt=PAST),
+    )
     assert (await client.get("/old")).status_code == 410
     page = await client.get("/old", headers={"accept": "text/html"})
     assert page.status_code == 410
-    assert "expired" in page.text
+    assert "expired at 2020-01-01T00:00:00Z" in page.text
+    assert "Q3 survey" in page.text
+    assert "Whom to ask: <strong>#ops</strong>" in page.text
+    unowned = await client.get("/older", headers={"accept": "text/html"})
+    assert "Ask whoever gave you the link." in unowned.text
 
 
 async def test_an_expired_link_can_send_visitors_elsewhere(
@@ -256,6 +266,26 @@ async def test_a_link_is_not_served_before_it_is_active(
 ) -> None:
     serve(state, route("soon", "https://example.com/", activeFrom=FUTURE))
     assert (await client.get("/soon")).status_code == 404
+
+
+async def test_a_suspended_link_answers_404_and_names_whom_to_ask(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(
+        state,
+        route("paused", "https://example.com/", suspended=True, description="Beta", owner="Ana"),
+    )
+    for path in ("/paused", "/Paused", "/paused/x?y=1"):
+        response = await client.get(path)
+        assert (response.status_code, response.text) == (404, "short link suspended\n"), path
+        assert "location" not in response.headers
+    page = await client.get("/paused", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert "is suspended" in page.text
+    assert "Beta" in page.text
+    assert "Whom to ask: <strong>Ana</strong>" in page.text
+    data = await client.get("/paused", headers={"accept": "application/json"})
+    assert data.json() == {"error": "suspended", "slug": "paused"}
 
 
 async def test_times_are_enforced_to_the_second_without_the_operator(
@@ -446,24 +476,39 @@ async def test_the_inspect_page_shows_the_link(
             "docs",
             "https://example.com/docs",
             description="Team handbook",
+            owner="team-a@example.com",
             expiresAt=FUTURE,
             rules=rules,
         ),
     )
+    served = state.table.routes["/docs"]
+    state.table.routes["/docs"] = replace(
+        served,
+        route=replace(served.route, changed=1_893_553_445),  # 2030-01-02T03:04:05Z
+    )
+    assert (await client.get("/docs")).status_code == 302  # one visit
     page = await client.get("/docs+", headers={"accept": "text/html"})
     assert page.status_code == 200
     for shown in (
+        "<dt>Goes to</dt>",
         "https://example.com/docs",
         "Team handbook",
-        "team",
-        "2100-01-01T00:00:00Z",
+        "<dt>Whom to ask</dt>\n<dd>team-a@example.com</dd>",
+        "<dt>Redirect</dt>\n<dd>302 Found (temporary)</dd>",
+        "<dt>Expires</dt>\n<dd>2100-01-01T00:00:00Z</dd>",
         "device is Mobile",
+        "<dt>Visits</dt>\n<dd>1 (answered by this server since it started)</dd>",
+        "<dt>Last change</dt>\n<dd>2030-01-02T03:04:05Z</dd>",
+        "<dt>Defined by</dt>\n<dd>ShortLink team/docs</dd>",
+        ">Active<",
     ):
-        assert shown in page.text
+        assert shown in page.text, shown
     data = (await client.get("/docs+", headers={"accept": "application/json"})).json()
     assert data["url"] == "https://example.com/docs"
     assert data["namespace"] == "team"
     assert data["shortURL"] == "http://short.test/docs"
+    assert (data["owner"], data["visits"], data["state"]) == ("team-a@example.com", 1, "Active")
+    assert (data["changed"], data["listed"]) == ("2030-01-02T03:04:05Z", False)
 
 
 async def test_qr_codes_come_as_svg_and_png(
@@ -492,6 +537,27 @@ async def test_not_found_suggests_close_slugs_to_browsers_only(
     assert (data.status_code, data.json()) == (404, {"error": "not found", "slug": "handbok"})
     plain = await client.get("/handbok", headers={"accept": "*/*"})
     assert (plain.status_code, plain.text) == (404, "short link not found\n")
+
+
+async def test_not_found_offers_browsers_the_command_that_creates_the_link(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    serve(state, route("docs"))
+    html = {"accept": "text/html"}
+    page = (await client.get("/Team-Wiki", headers=html)).text
+    assert "kubectl shortlink create team-wiki --url https://example.com/replace-me</code>" in page
+    assert "kind: ShortLink\nmetadata:\n  name: team-wiki\nspec:\n  url: " in page
+    # A slug with "_" needs a name of its own (object names may not hold "_").
+    page = (await client.get("/team_wiki", headers=html)).text
+    assert "create team-wiki --url https://example.com/replace-me --slug team_wiki" in page
+    assert "  name: team-wiki\nspec:\n  slug: team_wiki\n" in page
+    # No offer for what no link can serve: invalid or reserved slugs, hostile text.
+    for path in ("/-x", "/a%20b", "/%3Cscript%3E", "/health_z", "/" + "a" * 101, "/caf%C3%A9"):
+        page = (await client.get(path, headers=html)).text
+        assert "Create this link" not in page, path
+        assert "<script>" not in page, path
+    data = await client.get("/team-wiki", headers={"accept": "application/json"})
+    assert data.json() == {"error": "not found", "slug": "team-wiki"}
 
 
 async def test_probing_unknown_slugs_is_limited_per_client_network() -> None:
@@ -528,6 +594,100 @@ async def test_probing_unknown_slugs_is_limited_per_client_network() -> None:
         forwarded = {"x-forwarded-for": "198.51.100.9"}
         assert (await proxy.get("/guess-8", headers=forwarded)).status_code == 429
         assert (await proxy.get("/guess-9")).status_code == 404
+
+
+# The front page
+
+
+def listed_links(state: RedirectorState) -> None:
+    serve(
+        state,
+        route("handbook", "https://example.com/hb", listed=True, description="The team handbook"),
+        replace(
+            route("hb", "https://example.com/hb", listed=True, description="The team handbook"),
+            name="handbook",  # an alias: a route of its own, from the same ShortLink
+        ),
+        route("oncall", "https://example.com/oc", listed=True, description="Who is on call"),
+        route("secret-launch", "https://example.com/s", description="unlisted"),
+        route("wiki", "https://example.com/w", listed=True, host="other.example"),
+    )
+    for served in state.table.routes.values():  # aliases share their link's counter
+        served.counter.value = {"handbook": 5, "hb": 5, "oncall": 9}.get(served.route.slug, 0)
+
+
+async def test_the_front_page_searches_listed_links_and_shows_the_most_visited(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    listed_links(state)
+    page = await client.get("/", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert "Short links on this server" in page.text
+    assert '<input type="search" name="q"' in page.text
+    assert page.text.index('href="/oncall"') < page.text.index('href="/handbook"')  # by visits
+    assert "9 visits" in page.text
+    assert "also /hb" in page.text  # one entry per link, its aliases with it
+    found = await client.get("/?q=HANDBOOK", headers={"accept": "text/html"})
+    assert 'href="/handbook"' in found.text
+    assert 'href="/oncall"' not in found.text
+    data = (await client.get("/?q=call", headers={"accept": "application/json"})).json()
+    assert [entry["slug"] for entry in data["results"]] == ["oncall"]
+    assert [(e["slug"], e["visits"]) for e in data["mostVisited"]] == [
+        ("oncall", 9),
+        ("handbook", 5),
+    ]
+    assert data["listed"] == 2
+    assert "since it started" in data["visits"]
+
+
+async def test_the_front_page_never_shows_unlisted_links_or_other_hosts_links(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    listed_links(state)
+    for path in ("/", "/?q=secret", "/?q=launch", "/?q=wiki", "/?q=s"):
+        for accept in ("text/html", "application/json"):
+            text = (await client.get(path, headers={"accept": accept})).text
+            assert "secret-launch" not in text, (path, accept)
+            assert "/wiki" not in text, (path, accept)
+            assert "other.example" not in text, (path, accept)
+    other = await client.get("http://other.example/?q=wiki", headers={"accept": "text/html"})
+    assert 'href="/wiki"' in other.text
+
+
+async def test_a_front_page_search_is_bounded() -> None:
+    state = RedirectorState(not_found_limiter=NotFoundLimiter(burst=3, per_second=0.01))
+    serve(state, *(route(f"link-{i:03d}", listed=True) for i in range(60)))
+    transport = httpx.ASGITransport(app=create_app(state), client=("198.51.100.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://short.test") as client:
+        page = (await client.get("/", headers={"accept": "application/json"})).json()
+        assert (page["listed"], len(page["results"])) == (60, 50)  # a first page, not all
+        too_long = await client.get("/?q=" + "a" * 101, headers={"accept": "text/html"})
+        assert too_long.status_code == 400
+        found = (await client.get("/?q=link", headers={"accept": "application/json"})).json()
+        assert len(found["results"]) == 20
+        # Searches spend the client network's not-found budget: 3, one spent above.
+        assert [(await client.get(f"/?q={q}")).status_code for q in "abc"] == [200, 200, 429]
+        assert (await client.get("/")).status_code == 200  # the page without a search is free
+
+
+async def test_pages_escape_what_they_show_and_run_no_script(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+    serve(state, route("docs", description=hostile, owner=hostile, listed=True))
+    html = {"accept": "text/html"}
+    pages = [
+        await client.get("/docs+", headers=html),
+        await client.get("/", headers=html),
+        await client.get("/?q=" + quote(hostile), headers=html),
+        await client.get("/" + quote(hostile), headers=html),
+        await client.get("/?q=script", headers=html),
+    ]
+    for page in pages:
+        assert "<script" not in page.text
+        assert "<img src=x" not in page.text
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0].text
 
 
 # HTTP details

@@ -101,6 +101,33 @@ async def test_own_paths_are_answered_whatever_the_table_holds(
                 assert response.body == body, target
 
 
+@pytest.mark.parametrize("path", PATHS)
+async def test_the_front_page_answers_hostile_queries_over_a_socket(path: str) -> None:
+    state = RedirectorState()
+    load_all(state, {"s": shard(route("docs", listed=True), route("quiet"))})
+    queries = {
+        "/": 200,
+        "/?q=docs": 200,
+        "/?q=%00%0d%0a%ff%fe": 200,  # controls and bytes that are not UTF-8
+        "/?q=%E2%80%AE%3Cscript%3E": 200,  # a bidi override, markup
+        "/?q=a&q=b&q=" + "x" * 100: 200,  # the first value counts
+        "/?q=" + "a" * 101: 400,
+        "/?q=" + "%41" * 101: 400,  # counted after decoding
+        "/?" + "&".join(f"k{i}=v" for i in range(500)): 200,
+    }
+    async with server(state, path) as (_, port):
+        for target, status in queries.items():
+            for accept in ("text/html", "application/json", "*/*"):
+                response, _ = await raw(
+                    port, request(target, "Host: go.example.com", f"Accept: {accept}")
+                )
+                assert response.status == status, (target, accept)
+                assert response.header(b"location") is None, target
+                if (response.header(b"content-type") or b"").startswith(b"text/html"):
+                    assert b"<script" not in response.body, target  # escaped
+                assert b"quiet" not in response.body, target  # never an unlisted link
+
+
 async def test_robots_and_favicon_are_not_counted_as_not_found(
     client: httpx.AsyncClient, state: RedirectorState
 ) -> None:

@@ -5,9 +5,10 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from shortlink_core.series import OVERFLOW
 from shortlink_redirector.app import create_app
 from shortlink_redirector.follower import apply_shard, load_all
-from shortlink_redirector.metrics import OVERFLOW, RedirectorMetrics
+from shortlink_redirector.metrics import RedirectorMetrics
 from shortlink_redirector.ratelimit import NotFoundLimiter
 from shortlink_redirector.state import RedirectorState
 from tests.component.conftest import route, shard

@@ -122,3 +122,13 @@ async def test_redirects_and_misses_are_counted_per_link(
     assert 'shortlink_redirects_total{code="301",name="perm",namespace="team"} 1.0' in exposition
     assert "shortlink_not_found_total 1.0" in exposition
     assert "missing" not in exposition  # no label is ever taken from the request
+
+
+async def test_a_suspended_link_in_the_table_is_never_redirected(
+    client: httpx.AsyncClient, state: RedirectorState
+) -> None:
+    # Format 3 routes suspended links (for their pages); neither path may redirect them.
+    load_all(state, {"s": shard(route("paused", suspended=True))})
+    assert "/paused" not in state.table.fast
+    for path in ("/paused", "/paused/x", "/Paused?q=1"):
+        assert (await client.get(path)).status_code == 404, path

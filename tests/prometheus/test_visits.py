@@ -8,6 +8,9 @@ standby operator (no Lease) neither polls nor writes. With Prometheus away, stat
 were and links are still published.
 """
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +26,8 @@ from tests.cluster.helpers import Cluster, eventually, served, shortlink
 from tests.prometheus.server import Prometheus
 
 VISITS = 7
+MOBILE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
+BIN = Path(sys.executable).parent
 
 
 def metric(stack: Stack, name: str) -> float:
@@ -102,6 +107,45 @@ def test_followed_links_show_their_visits_in_status(
     column = header.index("VISITS")
     shown = {row.split()[0]: row[column : header.index("AGE")].strip() for row in rows}
     assert shown == {"followed": str(VISITS), "ignored": ""}
+
+
+def test_kubectl_shortlink_stats_reads_a_links_visits_and_the_classes_from_prometheus(
+    reporting: Stack, prometheus: Prometheus, cluster: Cluster
+) -> None:
+    ns = cluster.namespace
+    slug = f"stats-{ns}"
+    cluster.apply(shortlink("stats", "https://example.com/s", slug=slug))
+
+    def zero_scraped() -> None:
+        query = f'shortlink_redirects_total{{namespace="{ns}",name="stats"}}'
+        assert len(prometheus.query(query)) == 1
+
+    eventually(zero_scraped, timeout=30)
+    phone = {"user-agent": MOBILE, "referer": "https://chat.example.org/room"}
+    with httpx.Client(base_url=reporting.base_url, timeout=5) as client:
+        for _ in range(3):
+            assert client.get(f"/{slug}", headers=phone).status_code == 302
+
+    def stats() -> dict[str, Any]:
+        result = subprocess.run(
+            [str(BIN / "kubectl-shortlink"), "stats", slug, "-n", ns, "-o", "json",
+             "--prometheus-url", prometheus.url],
+            env=cluster.control_plane.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        answer: dict[str, Any] = json.loads(result.stdout)
+        assert answer["visits"] == {"24h": 3, "7d": 3, "30d": 3}, answer
+        return answer
+
+    answer = eventually(stats, timeout=60, interval=1)
+    assert (answer["namespace"], answer["name"], answer["slug"]) == (ns, "stats", slug)
+    # Classes are all links': at least this test's phone visits from another site.
+    assert answer["allLinks"]["visitors"]["mobile"]["24h"] >= 3
+    assert answer["allLinks"]["referrers"]["external"]["24h"] >= 3
 
 
 def test_a_standby_operator_neither_polls_nor_writes(

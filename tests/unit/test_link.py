@@ -2,7 +2,7 @@
 
 import pytest
 
-from shortlink_core.link import Link, parse_link
+from shortlink_core.link import Link, link_to_entry, parse_link
 from shortlink_core.validation import InvalidLink
 
 
@@ -69,6 +69,10 @@ def test_object_name_used_as_slug_is_validated_too() -> None:
         ({"url": "https://{path}.e.com/x"}, "placeholders may not stand in the host"),
         ({"url": "https://e.com/{nope}"}, "only the placeholders"),
         ({"url": "https://e.com", "utm": {"campaign": "x", "id": "y"}}, "spec.utm may set only"),
+        ({"url": "https://e.com", "owner": "a\nb"}, "spec.owner must be one line"),
+        ({"url": "https://e.com", "owner": "a\x85b"}, "spec.owner must be one line"),
+        ({"url": "https://e.com", "owner": "x" * 201}, "at most 200 characters"),
+        ({"url": "https://e.com", "listed": "yes"}, "spec.listed must be true or false"),
     ],
 )
 def test_invalid_feature_specs_are_refused_with_a_reason(
@@ -124,3 +128,21 @@ def test_utm_tags_that_push_a_target_over_the_limit_make_it_invalid() -> None:
     assert parse_link({"url": url}, name="x").url == url
     with pytest.raises(InvalidLink, match=r"spec.utm: .*at most 2048 bytes"):
         parse_link({"url": url, "utm": {"campaign": "c" * 40}}, name="x")
+
+
+def test_owner_listed_and_suspended_reach_the_table_entry_and_back() -> None:
+    spec = {"url": "https://e.com/", "owner": "#team-a <a@e.com>", "listed": True}
+    link = parse_link({**spec, "suspended": True}, name="x")
+    assert (link.owner, link.listed, link.suspended) == ("#team-a <a@e.com>", True, True)
+    entry = link_to_entry(link, slug="x")
+    assert entry["owner"] == "#team-a <a@e.com>"
+    assert entry["listed"] is True
+    assert entry["suspended"] is True
+    assert parse_link(entry) == link
+
+
+def test_unset_listed_means_the_policy_decides_and_is_left_out_of_the_entry() -> None:
+    link = parse_link({"url": "https://e.com/"}, name="x")
+    assert link.listed is None
+    assert "listed" not in link_to_entry(link, slug="x")
+    assert parse_link({"url": "https://e.com/", "listed": False}, name="x").listed is False

@@ -108,7 +108,11 @@ def test_lifecycle_outcomes_and_the_next_moment_to_look_again() -> None:
     )
     assert ready(result, "paused")["reason"] == "Suspended"
     # Scheduled and expired links stay in the table: the redirector enforces their times itself.
-    assert set(served(result)) == {"later", "over"}
+    # A suspended one stays too, marked, so its page can say whom to ask (it is never redirected).
+    assert set(served(result)) == {"later", "over", "paused"}
+    routes = {r.slug: r for data in result.shards.values() for r in decode_shard(data).routes}
+    assert routes["paused"].link.suspended
+    assert not routes["later"].link.suspended
     assert result.next_change == 1_901_232_000.0  # 2030-04-01T00:00:00Z
 
 
@@ -195,3 +199,47 @@ def test_two_hosts_pointing_at_each_other_are_both_refused_in_any_order() -> Non
         result = run(*order)
         assert served(result) == {}
         assert ready(result, "a")["reason"] == ready(result, "b")["reason"] == "InvalidSpec"
+
+
+def test_a_link_is_listed_only_when_it_or_a_policy_of_its_namespace_says_so() -> None:
+    from shortlink_operator.policy import index_policy
+
+    listing = index_policy(
+        {
+            "metadata": {"name": "internal"},
+            "spec": {"namespaces": ["intranet"], "allowedSlugPrefixes": [""], "listLinks": True},
+        }
+    )
+    links = [
+        obj("quiet", ns="team"),  # no policy lists team: not listed
+        obj("shown", ns="team", listed=True),
+        obj("golink", ns="intranet"),  # listed by the policy
+        obj("secret", ns="intranet", listed=False),  # its own choice wins
+    ]
+    result = plan([index_link(o) for o in links], settings=SETTINGS, now=NOW, policies=[listing])
+    routes = {r.slug: r for data in result.shards.values() for r in decode_shard(data).routes}
+    assert {slug: r.link.listed for slug, r in routes.items()} == {
+        "quiet": None,
+        "shown": True,
+        "golink": True,
+        "secret": None,
+    }
+
+
+def test_the_time_of_the_last_change_by_a_person_reaches_the_table() -> None:
+    body = obj("docs")
+    body["metadata"]["managedFields"] = [
+        {"manager": "kubectl", "operation": "Update", "time": "2030-01-02T03:04:05Z"},
+        {"manager": "kubectl-edit", "operation": "Update", "time": "2030-02-01T00:00:00Z"},
+        # Status writes and the operator's own writes are not changes to the link.
+        {
+            "manager": "x",
+            "operation": "Update",
+            "subresource": "status",
+            "time": "2031-01-01T00:00:00Z",
+        },
+        {"manager": "shortlink-operator", "operation": "Update", "time": "2031-01-01T00:00:00Z"},
+    ]
+    result = run(body)
+    (route,) = [r for data in result.shards.values() for r in decode_shard(data).routes]
+    assert route.changed == 1_896_134_400  # 2030-02-01T00:00:00Z

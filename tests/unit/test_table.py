@@ -8,6 +8,7 @@ from shortlink_core.link import Link, Rule, Split
 from shortlink_core.table import (
     FORMAT_KEY,
     FORMAT_VERSION,
+    READABLE_FORMATS,
     ROUTES_KEY,
     SHARDS_KEY,
     Route,
@@ -147,3 +148,37 @@ def test_a_digest_changes_with_any_byte_of_a_shard_and_not_with_key_order() -> N
 def test_an_unreadable_manifest_is_refused(data: dict[str, str], message: str) -> None:
     with pytest.raises(TableFormatError, match=message):
         decode_manifest(data)
+
+
+def test_the_time_a_link_last_changed_round_trips_and_is_checked() -> None:
+    changed = Route(
+        slug="a",
+        link=Link(url="https://e.com/", slug="a"),
+        namespace="t",
+        name="a",
+        changed=1_896_000_000,
+    )
+    assert decode_shard(encode_shard([changed])).routes == (changed,)
+    entries = {
+        "/a": {
+            "url": "https://e.com/",
+            "slug": "a",
+            "namespace": "t",
+            "name": "a",
+            "changed": "2030-01-31T18:00:00Z",
+        }
+    }
+    decoded = decode_shard({FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: json.dumps(entries)})
+    assert decoded.routes == ()
+    assert "changed must be a whole, non-negative number of Unix seconds" in decoded.rejected[0]
+
+
+def test_a_format_2_table_is_still_read_so_redirectors_can_be_rolled_out_first() -> None:
+    # Format 3 routes suspended links; a format-2 table has none and reads the same.
+    assert (FORMAT_VERSION, sorted(READABLE_FORMATS)) == ("3", ["2", "3"])
+    entries = {"/a": {"url": "https://e.com/", "slug": "a", "namespace": "t", "name": "a"}}
+    decoded = decode_shard({FORMAT_KEY: "2", ROUTES_KEY: json.dumps(entries)})
+    assert [r.slug for r in decoded.routes] == ["a"]
+    assert decode_manifest({FORMAT_KEY: "2", SHARDS_KEY: "{}"}) == {}
+    with pytest.raises(TableFormatError, match="'2' and '3'"):
+        decode_shard({FORMAT_KEY: "1", ROUTES_KEY: "{}"})
