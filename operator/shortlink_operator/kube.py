@@ -1,6 +1,6 @@
 """The operator's only door to the Kubernetes API: table ConfigMaps (the shards, the manifest, and
-a watch on both), ShortLink status (and its `visits`), Events and the Lease that elects the one
-writer.
+a watch on both), ShortLink status (and its `visits`), Events, the Lease that elects the one
+writer, and reading (never writing) the objects a targetRef may name.
 
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
@@ -312,6 +312,11 @@ class Kube:
     @observed("list_scope")
     async def list_namespaces(self) -> "Listing":
         return await self.list_all("v1", "namespaces")
+
+    @observed("list_scope")
+    async def list_objects(self, version: str, plural: str) -> "Listing":
+        """Every object of a kind a targetRef may name (cluster-wide, read-only)."""
+        return await self.list_all(version, plural)
 
     @observed("list_scope")
     async def list_present(self, version: str, plural: str) -> tuple[set[tuple[str, str]], int]:

@@ -4,7 +4,9 @@ Each ShortLink is held as an `IndexedLink`: identity, parsed spec and the status
 Everything the planner needs is in it, so a plan is computed from memory without a request to the
 API server.
 
-Every ShortLink, every ShortLinkPolicy and the labels of every namespace live in `ObjectIndex`es
+Every ShortLink, every ShortLinkPolicy, the labels of every namespace, and every object a
+`targetRef` may name (Ingresses, HTTPRoutes, Services and the Gateways of HTTPRoutes, each read
+into the few fields `referents` keeps) live in `ObjectIndex`es
 fed by kopf's event handlers and seeded by one paginated LIST each at start-up, which tells the
 publisher when it knows everything, so its first table is complete. kopf's own indices are not
 used: while kopf fills them it gives every object being listed a toggle that wakes every waiting
@@ -32,6 +34,16 @@ from typing import Any, Generic, TypeVar
 from shortlink_core.link import Link, parse_link
 from shortlink_core.validation import InvalidLink
 from shortlink_operator.policy import Policy, index_policy
+from shortlink_operator.referents import (
+    Gateway,
+    HTTPRoute,
+    Ingress,
+    Service,
+    read_gateway,
+    read_httproute,
+    read_ingress,
+    read_service,
+)
 
 T = TypeVar("T")
 Key = tuple[str, str]
@@ -219,7 +231,26 @@ class Indexes:
     links: ObjectIndex[IndexedLink] = field(default_factory=LinkIndex)
     policies: ObjectIndex[Policy] = field(default_factory=lambda: ObjectIndex(index_policy))
     namespaces: ObjectIndex[dict[str, str]] = field(default_factory=lambda: ObjectIndex(_labels))
+    ingresses: ObjectIndex[Ingress] = field(default_factory=lambda: ObjectIndex(read_ingress))
+    httproutes: ObjectIndex[HTTPRoute] = field(default_factory=lambda: ObjectIndex(read_httproute))
+    gateways: ObjectIndex[Gateway] = field(default_factory=lambda: ObjectIndex(read_gateway))
+    services: ObjectIndex[Service] = field(default_factory=lambda: ObjectIndex(read_service))
+    #: (kind, namespace, name) of every object the last snapshot's links (and their HTTPRoutes'
+    #: Gateways) refer to: a change to any other object of those kinds needs no pass.
+    referenced: frozenset[tuple[str, str, str]] = frozenset()
 
     @property
     def complete(self) -> bool:
-        return self.links.complete and self.policies.complete and self.namespaces.complete
+        return all(index.complete for _, index in self.every())
+
+    def every(self) -> list[tuple[str, ObjectIndex[Any]]]:
+        """Each index by the plural of its kind."""
+        return [
+            ("shortlinks", self.links),
+            ("shortlinkpolicies", self.policies),
+            ("namespaces", self.namespaces),
+            ("ingresses", self.ingresses),
+            ("httproutes", self.httproutes),
+            ("gateways", self.gateways),
+            ("services", self.services),
+        ]

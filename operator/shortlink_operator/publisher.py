@@ -32,15 +32,35 @@ from typing import Any, Final
 from shortlink_core.api import API_VERSION, MANIFEST_NAME, PLURAL, POLICY_PLURAL
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.drift import OwnWrites
-from shortlink_operator.kube import Conflict, Kube, Refused, Shard, TableEvent, Throttled
+from shortlink_operator.kube import (
+    Conflict,
+    Kube,
+    Listing,
+    NotFound,
+    Refused,
+    Shard,
+    TableEvent,
+    Throttled,
+)
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import IndexedLink, Indexes
 from shortlink_operator.manifest import ManifestEncoder
 from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.planning import Event, Plan, PlanConfig, plan
 from shortlink_operator.policy import Policy
+from shortlink_operator.resolution import Referents
 from shortlink_operator.table_state import TableReader
 
+#: The API version and plural of each indexed kind (`Indexes.every`).
+API_OF: Final = {
+    "shortlinks": (API_VERSION, PLURAL),
+    "shortlinkpolicies": (API_VERSION, POLICY_PLURAL),
+    "namespaces": ("v1", "namespaces"),
+    "ingresses": ("networking.k8s.io/v1", "ingresses"),
+    "httproutes": ("gateway.networking.k8s.io/v1", "httproutes"),
+    "gateways": ("gateway.networking.k8s.io/v1", "gateways"),
+    "services": ("v1", "services"),
+}
 BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
 #: How long a pass writes statuses before it gives way to a change waiting for its own pass.
 STATUS_SLICE_SECONDS: Final = 1.0
@@ -56,18 +76,50 @@ class Inputs:
     links: Sequence[IndexedLink]
     policies: Sequence[Policy] = ()
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    referents: Referents = field(default_factory=Referents)
 
 
 Source = Callable[[], Inputs]
 
 
 def inputs_of(indexes: Indexes) -> Inputs:
-    """What the operator's indexes hold now."""
+    """What the operator's indexes hold now; notes in `indexes.referenced` what they refer to.
+
+    Taken in one step (no await), so an object changed after it is either in this snapshot or
+    seen as referenced by the handler that takes the change, which then asks for a pass.
+    """
+    links = indexes.links.snapshot()
+    referents = Referents(
+        ingresses=dict(indexes.ingresses.items()),
+        httproutes=dict(indexes.httproutes.items()),
+        gateways=dict(indexes.gateways.items()),
+        services=dict(indexes.services.items()),
+    )
+    indexes.referenced = referenced_by(links, referents)
     return Inputs(
-        links=indexes.links.snapshot(),
+        links=links,
         policies=indexes.policies.snapshot(),
         namespace_labels={name: labels for (_, name), labels in indexes.namespaces.items()},
+        referents=referents,
     )
+
+
+def referenced_by(
+    links: Iterable[IndexedLink], referents: Referents
+) -> frozenset[tuple[str, str, str]]:
+    """(kind, namespace, name) of each object the links name, and of their HTTPRoutes' Gateways."""
+    named = {
+        link.link.target.key(link.namespace)
+        for link in links
+        if link.link is not None and link.link.target is not None
+    }
+    gateways = {
+        ("Gateway", parent.namespace, parent.name)
+        for kind, namespace, name in named
+        if kind == "HTTPRoute" and (route := referents.httproutes.get((namespace, name)))
+        for parent in route.parents
+    }
+    return frozenset(named | gateways)
 
 
 def now() -> str:
@@ -224,7 +276,8 @@ class Publisher:
                 self._wake.set()
 
     async def _seed(self) -> None:
-        """Read every ShortLink, policy and namespace once, so the first pass knows them all.
+        """Read every ShortLink, policy, namespace and object a targetRef may name once, so the
+        first pass knows them all.
 
         Retried until it works. Then a pass is asked for even if no event ever comes (no links at
         all), which removes whatever an earlier run left in the table.
@@ -235,11 +288,14 @@ class Publisher:
         failures = 0
         while True:
             try:
-                for index, listing in (
-                    (indexes.links, await self._kube.list_shortlinks()),
-                    (indexes.policies, await self._kube.list_policies()),
-                    (indexes.namespaces, await self._kube.list_namespaces()),
-                ):
+                for plural, index in indexes.every():
+                    if index.complete:
+                        continue  # listed before a later kind failed
+                    try:
+                        listing = await self._list(plural)
+                    except NotFound:  # an API not installed (Gateway API): none of them yet
+                        index.seed(())
+                        continue
                     index.seed(listing.items, version=listing.resource_version)
                 logger.info("%d ShortLinks known; publishing", len(indexes.links))
                 self.request(lambda: inputs_of(indexes))
@@ -250,8 +306,17 @@ class Publisher:
                 logger.warning("cannot list ShortLinks (%s); retrying in %s s", error, delay)
                 await asyncio.sleep(delay)
 
+    async def _list(self, plural: str) -> Listing:
+        if plural == PLURAL:
+            return await self._kube.list_shortlinks()
+        if plural == POLICY_PLURAL:
+            return await self._kube.list_policies()
+        if plural == "namespaces":
+            return await self._kube.list_namespaces()
+        return await self._kube.list_objects(*API_OF[plural])
+
     async def _prune(self) -> None:
-        """List the names of every ShortLink, policy and namespace, and forget the ones gone.
+        """List the names of every object indexed, and forget the ones gone.
 
         kopf never reports a deletion that happened during a watch gap (it lists again and
         yields what exists), so without this a deleted link stayed planned and served until
@@ -263,12 +328,11 @@ class Publisher:
             return
         gone = False
         try:
-            for index, (version, plural) in (
-                (indexes.links, (API_VERSION, PLURAL)),
-                (indexes.policies, (API_VERSION, POLICY_PLURAL)),
-                (indexes.namespaces, ("v1", "namespaces")),
-            ):
-                present, snapshot = await self._kube.list_present(version, plural)
+            for plural, index in indexes.every():
+                try:
+                    present, snapshot = await self._kube.list_present(*API_OF[plural])
+                except NotFound:  # the API went away (its CRD deleted): so did its objects
+                    present, snapshot = set(), 0
                 gone |= index.prune(present, version=snapshot)
         except Exception as error:
             logger.warning(
@@ -395,6 +459,7 @@ class Publisher:
             table=self._reader.read({name: shard.data for name, shard in shards.items()}),
             policies=inputs.policies,
             namespace_labels=inputs.namespace_labels,
+            referents=inputs.referents,
         )
 
     async def _write_shards(
