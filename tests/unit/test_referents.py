@@ -3,8 +3,11 @@ reads (a change elsewhere is no reason for a pass), what the links refer to, and
 Gateway API is not installed."""
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
+import kopf
+
+from shortlink_operator import handlers
 from shortlink_operator.kube import Listing, NotFound
 from shortlink_operator.link_index import Indexes, ObjectIndex, index_link
 from shortlink_operator.publisher import Publisher, inputs_of, referenced_by
@@ -92,7 +95,7 @@ async def test_without_the_gateway_api_the_operator_still_publishes() -> None:
         "metadata": {"name": "a", "namespace": "team", "resourceVersion": "5"},
         "spec": {"url": "https://e.com/a"},
     }
-    kube = NoGatewayApi([body])
+    kube = NoGatewayApi([body, link("route", kind="HTTPRoute", name="r")])
     indexes = Indexes()
     publisher = Publisher(kube=kube, config=CONFIG, indexes=indexes)
     task = asyncio.create_task(publisher.run())
@@ -100,6 +103,40 @@ async def test_without_the_gateway_api_the_operator_still_publishes() -> None:
         await eventually(lambda: set(routes(kube)) == {"a"})
         assert indexes.complete
         assert len(indexes.httproutes) == 0
+        await eventually(lambda: ("team", "route") in kube.statuses)
+        condition = kube.statuses[("team", "route")]["conditions"][0]
+        assert condition["reason"] == "TargetNotFound"
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+class Requests:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def request(self, source: Any) -> None:
+        self.count += 1
+
+    def relisted(self, kind: str) -> None:
+        pass
+
+
+def test_only_a_change_to_an_object_a_link_names_or_that_declares_one_asks_for_a_pass() -> None:
+    memo = kopf.Memo()
+    memo.indexes, memo.publisher = Indexes(), Requests()
+    memo.indexes.links.apply(link("a", kind="Service", name="named"))
+    inputs_of(memo.indexes)
+
+    def event(name: str, version: str, **annotations: str) -> None:
+        body = service_body(version, metadata={"name": name, "annotations": annotations})
+        raw = kopf.Body(cast(kopf.RawBody, body))
+        handlers._take_referent(memo, memo.indexes.services, raw, "MODIFIED", kind="Service")
+
+    event("other", "1")
+    event("other", "2", unrelated="x")
+    assert memo.publisher.count == 0
+    event("named", "3")
+    assert memo.publisher.count == 1
+    event("declaring", "4", **{"shortlink.dev/slug": "d"})
+    assert memo.publisher.count == 2
