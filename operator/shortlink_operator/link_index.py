@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from shortlink_core.api import MANAGED_BY, MANAGED_BY_LABEL
 from shortlink_core.link import Link, parse_link
 from shortlink_core.validation import InvalidLink
 from shortlink_operator.policy import Policy, index_policy
@@ -50,6 +51,17 @@ Key = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
+class Owner:
+    """The object that declared a ShortLink by annotation (its controller ownerReference), for a
+    ShortLink the operator created (labelled managed-by the operator)."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
 class IndexedLink:
     namespace: str
     name: str
@@ -62,6 +74,8 @@ class IndexedLink:
     error: str | None
     #: The object's `status` as last seen, to write only what changes.
     status: Mapping[str, Any]
+    #: The annotated object it was declared on, when the operator created it for one.
+    owner: Owner | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -86,7 +100,23 @@ def index_link(body: Mapping[str, Any]) -> IndexedLink:
         link=link,
         error=error,
         status=dict(body.get("status") or {}),
+        owner=_owner(meta),
     )
+
+
+def _owner(meta: Mapping[str, Any]) -> Owner | None:
+    labels = meta.get("labels") or {}
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+        return None
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller") is True:
+            return Owner(
+                api_version=str(ref.get("apiVersion", "")),
+                kind=str(ref.get("kind", "")),
+                name=str(ref.get("name", "")),
+                uid=str(ref.get("uid", "")),
+            )
+    return None
 
 
 def _version(body: Mapping[str, Any]) -> int:
@@ -216,7 +246,7 @@ def _planned_part(link: IndexedLink) -> object:
 
     The generation is in it although the parsed spec is too: statuses report it as observed.
     """
-    return (link.uid, link.created, link.generation, link.link, link.error)
+    return (link.uid, link.created, link.generation, link.link, link.error, link.owner)
 
 
 class LinkIndex(ObjectIndex[IndexedLink]):

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from shortlink_core.api import API_VERSION, KIND
 from shortlink_core.errors import InvalidLink
 from shortlink_core.link import Link
 from shortlink_core.table import (
@@ -87,6 +88,9 @@ class Event:
     #: posted only once that status is written, so a status left for the next pass is
     #: announced then, once.
     cause: tuple[str, str]
+    #: What the Event is about: a ShortLink, or the object that declared one (`declared`).
+    kind: str = KIND
+    api_version: str = API_VERSION
 
 
 @dataclass(slots=True)
@@ -534,6 +538,22 @@ def _events(
     events = [
         Event(link.namespace, link.name, link.uid, kind, outcome.reason, outcome.message, link.key)
     ]
+    declarer = link.owner
+    if declarer is not None and not outcome.ready:
+        # A link declared by annotation: its owner's `kubectl describe` shows the trouble too.
+        events.append(
+            Event(
+                link.namespace,
+                declarer.name,
+                declarer.uid,
+                kind,
+                outcome.reason,
+                f"ShortLink {link.namespace}/{link.name}: {outcome.message}",
+                link.key,
+                kind=declarer.kind,
+                api_version=declarer.api_version,
+            )
+        )
     owner = present.get(holder) if holder is not None else None
     if outcome.reason == Reason.SLUG_CONFLICT and owner is not None:
         message = (

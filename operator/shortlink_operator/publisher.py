@@ -22,6 +22,7 @@ whole pass. Nothing is retried for a link that cannot be served, because that is
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from typing import Any, Final
 
 from shortlink_core.api import API_VERSION, MANIFEST_NAME, PLURAL, POLICY_PLURAL
 from shortlink_operator.config import OperatorConfig
+from shortlink_operator.declared import Problem, Write, declarations
 from shortlink_operator.drift import OwnWrites
 from shortlink_operator.kube import (
     Conflict,
@@ -153,6 +155,10 @@ class Publisher:
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
+        # Declared-link writes the API server refused (not tried again while the same), and the
+        # problems already posted on annotated objects.
+        self._refused_writes: set[str] = set()
+        self._posted_problems: set[Problem] = set()
         self._last_plan_seconds = 0.0
         # When an outcome changes by itself (activeFrom, expiresAt, a grace period ending).
         self._next_change: float | None = None
@@ -385,6 +391,7 @@ class Publisher:
         statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}
         unwritten = await self._write_statuses(statuses) | withheld
         await self._post_events([event for event in wanted.events if event.cause not in unwritten])
+        await self._declare(inputs)
         self._next_change = wanted.next_change
         self.last_success = time.time()
         self._observe(inputs.links, wanted.shards, table_written=table_written)
@@ -531,11 +538,78 @@ class Publisher:
                     reason=event.reason,
                     message=event.message,
                     now=timestamp,
+                    kind=event.kind,
+                    api_version=event.api_version,
                 )
             except Exception as error:  # an Event is a courtesy: never retry a pass for one
                 logger.warning("could not post Event %s on %s: %s", event.reason, event.name, error)
 
         await _bounded(map(post, events), limit=self._config.status_concurrency)
+
+    async def _declare(self, inputs: Inputs) -> None:
+        """Create, change and delete the ShortLinks that annotations declare (`declared`).
+
+        Only once every kind is listed, so a link is never deleted for an object not yet seen.
+        A write the API server refuses (the CRD's rules, an admission policy) is reported on the
+        annotated object and not tried again while the declaration stays the same; it never
+        fails the pass. Each problem is posted once, and again only after it went away.
+        """
+        if self._indexes is None or not self._indexes.complete:
+            return
+        wanted = declarations(inputs.referents, inputs.links)
+        problems = list(wanted.problems)
+        attempts = {_fingerprint(write.body) for write in wanted.writes}
+
+        async def attempt(write: Write) -> None:
+            try:
+                if write.name is None:
+                    await self._kube.create_shortlink(write.body)
+                else:
+                    await self._kube.patch_shortlink(write.about.namespace, write.name, write.body)
+            except Refused as error:
+                self._refused_writes.add(_fingerprint(write.body))
+                message = f"the ShortLink it declares was refused: {error}"
+                problems.append(Problem(write.about, "LinkRefused", message))
+
+        self._refused_writes &= attempts
+        calls = [
+            attempt(write)
+            for write in wanted.writes
+            if _fingerprint(write.body) not in self._refused_writes
+        ]
+
+        async def delete(gone: tuple[str, str, str]) -> None:
+            await self._kube.delete_shortlink(*gone)
+
+        calls += [delete(gone) for gone in wanted.delete]
+        await _bounded(calls, limit=self._config.status_concurrency)
+        await self._post_problems(problems)
+
+    async def _post_problems(self, problems: Sequence[Problem]) -> None:
+        current = set(problems)
+        new, self._posted_problems = current - self._posted_problems, current
+        timestamp = now()
+
+        async def post(problem: Problem) -> None:
+            about = problem.about
+            try:
+                await self._kube.post_event(
+                    namespace=about.namespace,
+                    name=about.name,
+                    uid=about.uid,
+                    type="Warning",
+                    reason=problem.reason,
+                    message=problem.message,
+                    now=timestamp,
+                    kind=about.kind,
+                    api_version=about.api_version,
+                )
+            except Exception as error:  # a courtesy, as every Event
+                logger.warning(
+                    "could not post Event %s on %s: %s", problem.reason, about.name, error
+                )
+
+        await _bounded(map(post, sorted(new, key=repr)), limit=self._config.status_concurrency)
 
     def _forget_seen_statuses(self, links: Sequence[IndexedLink]) -> None:
         present = {link.key: link for link in links}
@@ -543,6 +617,10 @@ class Publisher:
             link = present.get(key)
             if link is None or all(link.status.get(k) == v for k, v in status.items()):
                 del self._written[key]
+
+
+def _fingerprint(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True)
 
 
 async def _bounded(

@@ -280,6 +280,14 @@ def test_operator_and_redirector_do_their_whole_job_with_the_charts_rbac(
                 "patch shortlinks.shortlink.dev --subresource=status -n default",
                 "create configmaps",
                 "patch configmaps",
+                # Links declared by annotation.
+                "create shortlinks.shortlink.dev -n default",
+                "delete shortlinks.shortlink.dev -n default",
+                # What a targetRef names, read only.
+                "watch services --all-namespaces",
+                "get ingresses.networking.k8s.io -n default",
+                "list httproutes.gateway.networking.k8s.io --all-namespaces",
+                "watch gateways.gateway.networking.k8s.io --all-namespaces",
             ],
             [
                 "get secrets",
@@ -287,7 +295,9 @@ def test_operator_and_redirector_do_their_whole_job_with_the_charts_rbac(
                 "create configmaps -n default",
                 "list configmaps -n default",
                 "update shortlinks.shortlink.dev -n default",
-                "delete shortlinks.shortlink.dev -n default",
+                "patch services -n default",
+                "update ingresses.networking.k8s.io -n default",
+                "delete httproutes.gateway.networking.k8s.io -n default",
                 "create pods",
                 "create customresourcedefinitions.apiextensions.k8s.io",
             ],
