@@ -6,13 +6,16 @@ Module map:
   seeded by one LIST and pruned by later ones (pure).
 - `generated`: generated slugs from a keyed HMAC (pure).
 - `policy`: reads ShortLinkPolicy objects and judges a link against them (pure).
+- `referents`: the objects a `targetRef` may name, read into the few fields it needs (pure).
+- `resolution`: from a `targetRef` to its judged URL, or why there is none (pure).
+- `declared`: the ShortLinks that annotations on Ingresses, HTTPRoutes and Services declare (pure).
 - `ownership`: decides which ShortLink owns a contested slug (pure).
 - `table_state`: reads who the table in the cluster serves, and the grace-period holds (pure).
 - `conditions`: builds `status` the way the Kubernetes API conventions describe (pure).
 - `planning`: from links, policies and the table to the desired shards, statuses, Events (pure).
 - `placement`: fills each shard under its byte budget, served links first (pure).
 - `publisher`: the single writer; debounces changes and applies a plan through `kube`, shards
-  first and the manifest last.
+  first and the manifest last, then the declared links.
 - `manifest`: the manifest listing every shard and its digest, with digests cached (pure).
 - `drift`: watches the table's ConfigMaps and tells the operator's own writes from hand changes,
   which the publisher repairs at once.
