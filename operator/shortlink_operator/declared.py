@@ -99,13 +99,17 @@ def declared_spec(kind: str, name: str, declaration: Declaration) -> dict[str, A
 
 def declarations(referents: Referents, links: Iterable[IndexedLink]) -> Declarations:
     """What to create, change and delete so the declared links match the annotations."""
-    existing = {link.key: link for link in links}
     result = Declarations()
     objects: Sequence[tuple[str, Mapping[tuple[str, str], Referent]]] = (
         ("Ingress", referents.ingresses),
         ("HTTPRoute", referents.httproutes),
         ("Service", referents.services),
     )
+    links = list(links)
+    declaring = any(r.declaration for _, found in objects for r in found.values())
+    if not declaring and not any(link.owner for link in links):
+        return result  # the common case: a pass over 100,000 links builds nothing more
+    existing = {link.key: link for link in links}
     for kind, found in objects:
         for (namespace, name), referent in sorted(found.items()):
             ref = ObjectRef(api_version(kind), kind, namespace, name, referent.uid)

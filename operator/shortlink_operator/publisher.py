@@ -1,12 +1,12 @@
 """The single writer of the routing table, ShortLink status, Events and declared ShortLinks.
 
-Changes to ShortLinks, policies, namespaces and the objects links name only `request()` a pass; the publisher gathers a
-burst of them (debounce), takes one snapshot of the operator's indexes (`link_index`), and runs a
-pass in clear steps: read the table (only after a resync, a repair or an error), plan, write the
-shards whose bytes changed, then the manifest listing them (last, so a redirector that sees it has
-seen every shard it lists; see `manifest`), write the statuses that changed (a bounded number at a
-time), post Events for outcomes that changed, then create, patch and delete the ShortLinks that
-annotations declare (`declared`).
+Changes to ShortLinks, policies, namespaces and the objects links name only `request()` a pass;
+the publisher gathers a burst of them (debounce), takes one snapshot of the operator's indexes
+(`link_index`), and runs a pass in clear steps: read the table (only after a resync, a repair or
+an error), plan, write the shards whose bytes changed, then the manifest listing them (last, so a
+redirector that sees it has seen every shard it lists; see `manifest`), write the statuses that
+changed (a bounded number at a time), post Events for outcomes that changed, then create, patch
+and delete the ShortLinks that annotations declare (`declared`).
 
 The table's ConfigMaps are watched (`drift`): one deleted, edited or added by someone else is
 repaired by a pass at once, not at the next resync; the operator's own writes start no pass.

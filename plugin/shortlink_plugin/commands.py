@@ -23,7 +23,7 @@ from shortlink_core.manifests import manifest_files, read_manifests
 from shortlink_core.table import Release, decode_released
 from shortlink_core.validation import InvalidLink
 from shortlink_plugin.kubectl import Kubectl, KubectlError
-from shortlink_plugin.listing import created, format_table, rows, visits
+from shortlink_plugin.listing import created, format_table, rows, target, visits
 from shortlink_plugin.lookup import Owner, holds, owners, ready_condition
 from shortlink_plugin.output import as_list, dump, names
 
@@ -298,6 +298,15 @@ def qr(args: argparse.Namespace, kubectl: Kubectl) -> int:
     return 0
 
 
+def _target_object(spec: Mapping[str, Any]) -> str:
+    ref = spec.get("targetRef")
+    if not isinstance(ref, Mapping):
+        return ""
+    where = f"{ref['namespace']}/" if ref.get("namespace") else ""
+    extra = "".join(f" {key} {ref[key]}" for key in ("path", "port") if ref.get(key))
+    return f"{ref.get('kind', '')} {where}{ref.get('name', '')}{extra}"
+
+
 def inspect(args: argparse.Namespace, kubectl: Kubectl) -> int:
     owner, url = _resolve(args, kubectl, need_url=False)
     if owner is None:
@@ -312,7 +321,8 @@ def inspect(args: argparse.Namespace, kubectl: Kubectl) -> int:
         ("Name", f"{owner.claim.namespace}/{owner.claim.name}"),
         ("Slug", status.get("slug") or spec.get("slug") or owner.claim.slug),
         ("Aliases", ", ".join(status.get("aliases") or spec.get("aliases") or ())),
-        ("Target", spec.get("url", "")),
+        ("Target", target(body)),
+        ("Target object", _target_object(spec)),
         ("Short URL", url or ""),
         ("Inspect page", f"{url}+" if url else ""),
         ("Host", spec.get("host") or "every host"),

@@ -287,7 +287,6 @@ def test_operator_and_redirector_do_their_whole_job_with_the_charts_rbac(
                 "watch services --all-namespaces",
                 "get ingresses.networking.k8s.io -n default",
                 "list httproutes.gateway.networking.k8s.io --all-namespaces",
-                "watch gateways.gateway.networking.k8s.io --all-namespaces",
             ],
             [
                 "get secrets",

@@ -154,3 +154,15 @@ def test_holds_come_from_the_routing_tables_released_key() -> None:
     assert [r.name for r in holds("team-docs", [shard], host=None)] == ["gone"]
     assert [r.name for r in holds("wiki", [shard], host="links.example.com")] == []
     assert holds("x", [{"data": {"released.json": json.dumps("not a map")}}], host=None) == []
+
+
+def test_a_link_by_target_ref_shows_its_resolved_url_or_the_object_it_names() -> None:
+    def by_ref(status: dict[str, Any]) -> dict[str, Any]:
+        body = link("grafana", status=status)
+        body["spec"] = {"targetRef": {"kind": "Ingress", "name": "web", "namespace": "infra"}}
+        return body
+
+    resolved = by_ref(published("grafana", resolvedURL="https://grafana.example.com/"))
+    waiting = by_ref({})
+    table = rows([resolved, waiting], wide=False, namespaces=False)
+    assert [row[2] for row in table[1:]] == ["https://grafana.example.com/", "Ingress/infra/web"]
