@@ -564,7 +564,8 @@ class Publisher:
         async def attempt(write: Write) -> None:
             try:
                 if write.name is None:
-                    await self._kube.create_shortlink(write.body)
+                    with contextlib.suppress(Conflict):  # created meanwhile: its event will come
+                        await self._kube.create_shortlink(write.body)
                 else:
                     await self._kube.patch_shortlink(write.about.namespace, write.name, write.body)
             except Refused as error:

@@ -264,6 +264,20 @@ def test_operator_and_redirector_do_their_whole_job_with_the_charts_rbac(
     assert shards.stdout.strip()  # created by the operator itself, as its ServiceAccount
     cluster.kubectl("delete", "shortlink", f"rbac-{unique}", "--wait=true", "--timeout=10s")
     not_served(chart_stack, f"rbac-{unique}")  # the shard is emptied (or pruned)
+    # A link declared on a Service: read (the Service) and written (the ShortLink) as the chart's
+    # ServiceAccount.
+    annotations = {
+        "shortlink.dev/slug": f"declared-{unique}",
+        "shortlink.dev/base-url": "https://declared.example/",
+    }
+    body = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "declared", "annotations": annotations},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    cluster.apply(json.dumps(body))
+    served(chart_stack, f"declared-{unique}", "https://declared.example/")
     for process in (chart_stack.operator, chart_stack.redirector):
         assert process is not None
         log = process.log_path.read_text()
