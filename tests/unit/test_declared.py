@@ -1,13 +1,17 @@
 """Links declared by annotations: which ShortLinks to create, bring back and delete, what is
 reported on the annotated object, and that a declared link's warnings reach its object."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from shortlink_operator.declared import declarations, link_name
-from shortlink_operator.link_index import index_link
+from shortlink_operator.kube import Refused
+from shortlink_operator.link_index import Indexes, index_link
 from shortlink_operator.planning import PlanConfig, plan
+from shortlink_operator.publisher import Publisher, inputs_of
 from shortlink_operator.referents import read_service
 from shortlink_operator.resolution import Referents
+from tests.unit.test_publisher import CONFIG, FakeKube
 
 MANAGED = {"app.kubernetes.io/managed-by": "shortlink-operator"}
 
@@ -170,3 +174,54 @@ def test_a_declared_links_conflict_is_an_event_on_its_object_too() -> None:
     )
     assert event.api_version == "v1"
     assert event.message.startswith("ShortLink team/service-grafana: slug 'docs' is already served")
+
+
+class RefusingKube(FakeKube):
+    """Refuses every ShortLink it is asked to create, as an admission policy may."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.creates = 0
+        self.events: list[dict[str, Any]] = []
+
+    async def create_shortlink(self, body: Mapping[str, Any]) -> None:
+        self.creates += 1
+        raise Refused("denied request: slug grafana is not allowed", 403)
+
+    async def post_event(self, **event: Any) -> None:
+        self.events.append(event)
+
+
+async def test_a_refused_link_is_reported_on_its_object_once_and_not_tried_again() -> None:
+    kube = RefusingKube()
+    indexes = Indexes()
+    for _, index in indexes.every():
+        index.seed(())
+    body: dict[str, Any] = {
+        "metadata": {
+            "name": "grafana",
+            "namespace": "team",
+            "uid": "u1",
+            "resourceVersion": "1",
+            "annotations": {"shortlink.dev/slug": "grafana"},
+        },
+        "spec": {"type": "ClusterIP"},
+    }
+    indexes.services.apply(body)
+    publisher = Publisher(kube=kube, config=CONFIG, indexes=indexes)
+    for _ in range(3):
+        await publisher.publish(inputs_of(indexes))
+    assert kube.creates == 1
+    [event] = kube.events
+    assert (event["kind"], event["name"], event["uid"], event["reason"]) == (
+        "Service",
+        "grafana",
+        "u1",
+        "LinkRefused",
+    )
+    assert "slug grafana is not allowed" in event["message"]
+    # A new declaration is tried anew.
+    body["metadata"] |= {"resourceVersion": "2", "annotations": {"shortlink.dev/slug": "other"}}
+    indexes.services.apply(body)
+    await publisher.publish(inputs_of(indexes))
+    assert kube.creates == 2
