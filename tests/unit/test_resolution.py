@@ -3,12 +3,18 @@ nothing an object says gets past the URL judge."""
 
 from typing import Any
 
+import ada_url
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from shortlink_core.errors import InvalidLink
 from shortlink_core.link import TargetRef
+from shortlink_core.targets import judge_host, judge_target
 from shortlink_operator.conditions import Reason
 from shortlink_operator.referents import read_gateway, read_httproute, read_ingress, read_service
 from shortlink_operator.resolution import Referents, Unresolved, resolve
+from tests.strategies import HOSTS, PATHS, TRAPS, mutated_urls
 
 
 def meta(name: str, ns: str = "team", **annotations: str) -> dict[str, Any]:
@@ -302,3 +308,46 @@ def test_a_hostile_host_or_address_is_unresolvable(host: str) -> None:
 def test_a_path_from_the_object_cannot_move_the_host() -> None:
     found = referents(ingress([rule("app.example.com", ("//evil.example/x", "Prefix"))]))
     assert url("Ingress", found) == "http://app.example.com//evil.example/x"
+
+
+@st.composite
+def trapped(draw: st.DrawFn, text: st.SearchStrategy[str]) -> str:
+    value = draw(text)
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(value)))
+        value = value[:at] + draw(st.sampled_from(TRAPS)) + value[at:]
+    return value
+
+
+@given(host=trapped(HOSTS), path=trapped(PATHS), tls=st.booleans())
+def test_whatever_an_ingress_says_the_link_goes_only_to_its_judged_host(
+    host: str, path: str, tls: bool
+) -> None:
+    found = referents(
+        ingress([rule(host, (path, "Prefix"))], tls=[{"hosts": [host]}] if tls else None)
+    )
+    try:
+        sent = url("Ingress", found)
+    except Unresolved as refused:
+        reason = refused.reason
+        sent = ""
+    if not sent:
+        assert reason == Reason.TARGET_UNRESOLVABLE
+        return
+    assert judge_target(sent) == sent  # what a spec.url would be sent as, unchanged
+    parsed = ada_url.parse_url(sent, attributes=("hostname",))
+    assert parsed["hostname"] == judge_host(host)
+
+
+@given(base_url=mutated_urls(), path=st.sampled_from(["", "/d/x", "/a?b=c"]))
+def test_a_base_url_annotation_is_sent_exactly_as_the_same_spec_url_would_be(
+    base_url: str, path: str
+) -> None:
+    found = referents(service(type="ClusterIP", annotations={"shortlink.dev/base-url": base_url}))
+    composed = base_url.rstrip("/") + path if path else base_url
+    try:
+        expected = judge_target(composed)
+    except InvalidLink:
+        assert refusal("Service", found, path=path).reason == Reason.TARGET_UNRESOLVABLE
+        return
+    assert url("Service", found, path=path) == expected
