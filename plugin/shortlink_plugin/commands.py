@@ -18,6 +18,7 @@ import segno
 
 from shortlink_core.api import API_VERSION, KIND, PLURAL, TABLE_LABEL_SELECTOR
 from shortlink_core.claims import spec_link
+from shortlink_core.link import TARGET_KINDS
 from shortlink_core.lint import Finding, exit_status, lint_paths, render
 from shortlink_core.manifests import manifest_files, read_manifests
 from shortlink_core.table import Release, decode_released
@@ -51,8 +52,23 @@ def expiry(value: str, now: datetime | None = None) -> str:
     return value  # a time: the operator's validation judges it below
 
 
+def target_ref(text: str, path: str | None = None) -> dict[str, Any]:
+    """`--target ingress/grafana` as a targetRef; the kind in any case, as kubectl takes it."""
+    kind, _, name = text.partition("/")
+    kinds = {known.lower(): known for known in TARGET_KINDS}
+    if kind.lower() not in kinds or not name:
+        allowed = ", ".join(f"{k.lower()}/NAME" for k in TARGET_KINDS)
+        raise ValueError(f"must be one of {allowed}, not {text!r}")
+    ref: dict[str, Any] = {"kind": kinds[kind.lower()], "name": name}
+    if path:
+        ref["path"] = path
+    return ref
+
+
 def new_link(args: argparse.Namespace) -> dict[str, Any]:
-    spec: dict[str, Any] = {"url": args.url}
+    spec: dict[str, Any] = (
+        {"url": args.url} if args.url else {"targetRef": target_ref(args.target, args.target_path)}
+    )
     if args.slug:
         spec["slug"] = args.slug
     if args.generate:
