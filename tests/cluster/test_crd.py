@@ -203,6 +203,7 @@ def test_kubectl_explain_documents_every_spec_field(cluster: Cluster) -> None:
         "expiredURL",
         "suspended",
         "rules",
+        "targetRef",
     )
     for field in fields:
         assert f"\n  {field}\t" in explained

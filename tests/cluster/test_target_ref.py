@@ -90,6 +90,9 @@ def test_a_link_follows_its_ingress_through_create_change_and_delete(
     served(stack, slug, f"http://{host}/app")
     resolved(cluster, slug, f"http://{host}/app")
     cluster.wait_reason(slug, "Published")
+    header, row = cluster.kubectl("get", "sl", slug, "-o", "wide").stdout.splitlines()
+    column = header.index("RESOLVED URL")
+    assert row[column:].split()[0] == f"http://{host}/app"
 
     # TLS for the host: https. A new host: the link follows.
     cluster.apply(ingress("web", host, tls=True, path="/app"))
