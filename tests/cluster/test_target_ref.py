@@ -14,7 +14,7 @@ import pytest
 
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import Stack, kubectl
-from shortlink_localcluster.tools import third_party_crds
+from shortlink_localcluster.tools import default_cache_dir, gateway_api_crds
 from tests.cluster.helpers import Cluster, eventually, not_served, served
 
 
@@ -158,18 +158,17 @@ def test_a_hostile_base_url_annotation_is_never_served(
 
 @pytest.fixture(scope="module")
 def gateway_api(control_plane: ControlPlane) -> None:
-    """The Gateway API's HTTPRoute and Gateway CRDs, from its Go module.
+    """The Gateway API's HTTPRoute and Gateway CRDs, generated from its Go types.
 
     kopf looks for new kinds when a CRD changes; when the API server's discovery lists the new
     kind only after the CRD's last change, kopf does not see it until some CRD changes again
     (the README says to restart the operator after installing the Gateway API). So once the
     kinds are served, the CRDs are labelled: that change is what makes kopf look again.
     """
-    [routes] = [path for path in third_party_crds() if path.name.endswith("_httproutes.yaml")]
     crds = ("crd/httproutes.gateway.networking.k8s.io", "crd/gateways.gateway.networking.k8s.io")
-    for path in (routes, routes.with_name("gateway.networking.k8s.io_gateways.yaml")):
+    for path in gateway_api_crds(default_cache_dir()):
         kubectl(control_plane, "apply", "--server-side", "--field-manager=test", "-f", str(path))
-    kubectl(control_plane, "wait", "--for=condition=Established", "--timeout=30s", *crds)
+    kubectl(control_plane, "wait", "--for=condition=Established", "--timeout=150s", *crds)
 
     def served() -> None:
         listed = kubectl(control_plane, "api-resources", "--api-group=gateway.networking.k8s.io")
