@@ -32,3 +32,11 @@ MANIFEST_NAME: Final = f"{TABLE_NAME_PREFIX}-manifest"
 #: Field manager and kopf annotation prefix, so our writes are recognisable in managedFields.
 FIELD_MANAGER: Final = "shortlink-operator"
 ANNOTATION_PREFIX: Final = f"operator.{GROUP}"
+
+#: Annotations on an Ingress, HTTPRoute or Service that declare a link to it: the operator creates
+#: and owns a ShortLink with this slug (and these comma-separated aliases, and description).
+SLUG_ANNOTATION: Final = f"{GROUP}/slug"
+ALIASES_ANNOTATION: Final = f"{GROUP}/aliases"
+DESCRIPTION_ANNOTATION: Final = f"{GROUP}/description"
+#: Annotation on a Service giving the URL it is reached at from outside the cluster.
+BASE_URL_ANNOTATION: Final = f"{GROUP}/base-url"

@@ -4,8 +4,14 @@
 can act on. It is the only place that knows the spec's field names and defaults, and the routing
 table stores each entry in the same shape, so the redirector re-validates what it loads with this
 very function.
+
+A link names its target either as `url` or as `targetRef`, an object in the cluster (`TargetRef`).
+A `Link` with a `target` has no `url` yet: the operator resolves the object to a URL
+(`shortlink_operator.resolution`), judges it like any `url`, and writes the resolved URL into the
+routing table, so table entries always hold a `url` and the redirector never sees a `targetRef`.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,6 +35,15 @@ MAX_RULES: Final = 8
 MAX_SPLIT_ARMS: Final = 4
 DESCRIPTION_MAX_LENGTH: Final = 1024
 OWNER_MAX_LENGTH: Final = 200
+#: The kinds a `targetRef` may name, and the API group of each.
+TARGET_KINDS: Final = {
+    "Ingress": "networking.k8s.io",
+    "HTTPRoute": "gateway.networking.k8s.io",
+    "Service": "",
+}
+TARGET_PATH_MAX_LENGTH: Final = 1024
+_OBJECT_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAMESPACE_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,23 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetRef:
+    """An object in the cluster whose address a link redirects to, instead of a `url`."""
+
+    kind: str  # one of TARGET_KINDS
+    name: str
+    #: None: the link's own namespace.
+    namespace: str | None = None
+    #: Put after the object's address ("/d/abc?orgId=1"); empty for the object's own path.
+    path: str = ""
+    port: int | None = None
+
+    def key(self, namespace: str) -> tuple[str, str, str]:
+        """(kind, namespace, name) of the object, for a link in `namespace`."""
+        return (self.kind, self.namespace or namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class Link:
     """What a ShortLink asks to be served. Times are Unix seconds."""
 
@@ -82,6 +114,8 @@ class Link:
     #: operator writes True for a listed link and leaves it out otherwise.
     listed: bool | None = None
     rules: tuple[Rule, ...] = field(default=())
+    #: Set instead of `url` (then "" until the operator resolves it).
+    target: TargetRef | None = None
 
     @property
     def slugs(self) -> tuple[str, ...]:
@@ -109,23 +143,32 @@ class Link:
             )
             for rule in self.rules
         )
-        return replace(self, url=tagged(self.url), utm=(), rules=rules)
+        url = tagged(self.url) if self.url else self.url  # an unresolved targetRef has none yet
+        return replace(self, url=url, utm=(), rules=rules)
 
     @property
     def destinations(self) -> tuple[str, ...]:
         """Every URL the link may send a visitor to: url, rules, split arms, expiredURL."""
         if not self.rules and not self.expired_url:
-            return (self.url,)  # most links; the operator asks on every pass
+            return (self.url,) if self.url else ()  # most links; the operator asks every pass
         rules = tuple(
             url for rule in self.rules for url in (rule.url, *(s.url for s in rule.split)) if url
         )
         expired = (self.expired_url,) if self.expired_url else ()
-        return (self.url, *rules, *expired)
+        return (*((self.url,) if self.url else ()), *rules, *expired)
 
 
 def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
     """Validate a ShortLink spec (or a routing-table entry); the slug defaults to `name`."""
-    url = _target(spec.get("url"), "spec.url")
+    target: TargetRef | None = None
+    if spec.get("targetRef") is not None:
+        if spec.get("url") is not None:
+            raise InvalidLink("spec needs exactly one of url and targetRef, not both")
+        target, url = _target_ref(spec["targetRef"]), ""
+    elif spec.get("url") is None:
+        raise InvalidLink("spec needs exactly one of url and targetRef")
+    else:
+        url = _target(spec["url"], "spec.url")
     generate = _bool(spec, "generateSlug", False)
     slug_value = spec.get("slug")
     if generate and slug_value:
@@ -194,6 +237,7 @@ def parse_link(spec: Mapping[str, Any], *, name: str | None = None) -> Link:
         owner=owner,
         listed=listed,
         rules=rules,
+        target=target,
     )
     if link.utm:
         try:
@@ -224,6 +268,36 @@ def link_to_entry(link: Link, *, slug: str) -> dict[str, Any]:
     if link.rules:
         entry["rules"] = [_rule_to_spec(rule) for rule in link.rules]
     return entry
+
+
+def _target_ref(raw: object) -> TargetRef:
+    """A `targetRef`, by the CRD's rules (which refuse all of this at apply time too)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidLink("spec.targetRef must be an object")
+    kind, name, namespace = raw.get("kind"), raw.get("name"), raw.get("namespace")
+    if kind not in TARGET_KINDS:
+        raise InvalidLink(f"spec.targetRef.kind must be one of {', '.join(TARGET_KINDS)}")
+    if not isinstance(name, str) or len(name) > 253 or not _OBJECT_NAME.fullmatch(name):
+        raise InvalidLink("spec.targetRef.name must be the name of a Kubernetes object")
+    if namespace is not None and (
+        not isinstance(namespace, str)
+        or len(namespace) > 63
+        or not _NAMESPACE_NAME.fullmatch(namespace)
+    ):
+        raise InvalidLink("spec.targetRef.namespace must be the name of a namespace")
+    path = raw.get("path") or ""
+    if not isinstance(path, str) or len(path) > TARGET_PATH_MAX_LENGTH:
+        raise InvalidLink(
+            f"spec.targetRef.path must be text of at most {TARGET_PATH_MAX_LENGTH} characters"
+        )
+    if path and not path.startswith("/"):
+        raise InvalidLink("spec.targetRef.path must start with '/'")
+    port = raw.get("port")
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535
+    ):
+        raise InvalidLink("spec.targetRef.port must be a number from 1 to 65535")
+    return TargetRef(kind=kind, name=name, namespace=namespace, path=path, port=port)
 
 
 def _target(value: object, where: str) -> str:

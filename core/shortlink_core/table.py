@@ -226,6 +226,8 @@ def _decode_route(key: str, entry: object) -> Route:
     if not isinstance(namespace, str) or not isinstance(name, str):
         raise InvalidLink("entry needs string fields namespace and name")
     link = parse_link(entry)
+    if link.target is not None:
+        raise InvalidLink("entries hold the resolved url, never a targetRef")
     if link.slug is None:
         raise InvalidLink("entry needs a slug")
     if link.aliases or link.utm:

@@ -4,7 +4,8 @@
 --                (before activeFrom), Expired (after expiresAt). These stay as they are until
 --                someone changes the link, so they must not read as broken.
 --   Degraded     Ready=False for any other reason: SlugConflict, PolicyViolation, InvalidSpec,
---                CapacityExceeded. The link is not served and someone has to act.
+--                CapacityExceeded, TargetNotFound, TargetUnresolvable. The link is not served
+--                and someone has to act.
 --   Progressing  no status yet, a status for an older generation, or Ready=Unknown.
 local deliberate = {Suspended = true, Scheduled = true, Expired = true}
 local hs = {status = "Progressing", message = "Waiting for the shortlink operator to publish the link"}

@@ -9,8 +9,9 @@ Gateway API's own generator (controller-tools with its standard/experimental cha
 standard channel is used) and controller-gen for prometheus-operator's kinds. The Go module
 `localcluster/third-party-crds` pins the API modules and both generators. The generators are built
 once into `$SHORTLINK_CACHE/bin` and the three CRDs kept in `$SHORTLINK_CACHE/crds/<digest>`,
-keyed by that module, so a changed pin generates them anew. Only Go source is read from the Go
-module cache: no YAML file of another project is copied.
+keyed by that module, so a changed pin generates them anew. The Gateway CRD is kept beside them
+(`gateway_api_crds`): the chart renders no Gateway, but the operator follows them. Only Go source
+is read from the Go module cache: no YAML file of another project is copied.
 """
 
 import hashlib
@@ -32,6 +33,9 @@ CONTROLLER_GEN: Final = "sigs.k8s.io/controller-tools/cmd/controller-gen"
 MONITORING_API: Final = "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 # Where the generators write the three CRDs, relative to the module copy they run in.
 HTTPROUTE_CRD: Final = Path("config/crd/standard/gateway.networking.k8s.io_httproutes.yaml")
+#: Kept beside them though the chart renders no Gateway: the operator follows Gateways (their
+#: listeners give an HTTPRoute targetRef its scheme), and the cluster tests create some.
+GATEWAY_CRD: Final = Path("config/crd/standard/gateway.networking.k8s.io_gateways.yaml")
 MONITORING_OUTPUT: Final = Path("monitoring")
 MONITORING_CRDS: Final = (
     "monitoring.coreos.com_servicemonitors.yaml",
@@ -93,7 +97,8 @@ def third_party_crds(cache_dir: Path) -> list[Path]:
     key = digest.hexdigest()[:12]
     crds = cache_dir.resolve() / "crds" / key
     files = [crds / path.name for path in wanted]
-    if all(path.exists() for path in files):
+    kept = [crds / GATEWAY_CRD.name]
+    if all(path.exists() for path in files + kept):
         return files
     gateway_generator = _crd_generator(cache_dir, GATEWAY_GENERATOR, "gateway-api-crd-gen", key)
     controller_gen = _crd_generator(cache_dir, CONTROLLER_GEN, "controller-gen", key)
@@ -120,7 +125,7 @@ def third_party_crds(cache_dir: Path) -> list[Path]:
         )
         result = Path(scratch, "crds")
         result.mkdir()
-        for path in wanted:
+        for path in (*wanted, GATEWAY_CRD):
             if not (module / path).exists():
                 raise ToolError(f"the generators wrote no {path}: did a pinned module rename it?")
             shutil.copyfile(module / path, result / path.name)
@@ -129,8 +134,19 @@ def third_party_crds(cache_dir: Path) -> list[Path]:
         except OSError:
             if not all(path.exists() for path in files):
                 raise
-            # Another process generated them first: the same module gives the same files.
+            # Another process generated them first (the same module gives the same files), or
+            # an older run kept fewer: add what is missing.
+            for path in kept:
+                if not path.exists():
+                    shutil.copyfile(result / path.name, path)
     return files
+
+
+def gateway_api_crds(cache_dir: Path) -> list[Path]:
+    """The HTTPRoute and Gateway CRDs (the Gateway API kinds a ShortLink's targetRef follows),
+    generated with the others."""
+    httproute = third_party_crds(cache_dir)[0]
+    return [httproute, httproute.with_name(GATEWAY_CRD.name)]
 
 
 def _crd_generator(cache_dir: Path, package: str, name: str, key: str) -> Path:

@@ -6,6 +6,9 @@ Module map:
   seeded by one LIST and pruned by later ones (pure).
 - `generated`: generated slugs from a keyed HMAC (pure).
 - `policy`: reads ShortLinkPolicy objects and judges a link against them (pure).
+- `referents`: the objects a `targetRef` may name, read into the few fields it needs (pure).
+- `resolution`: from a `targetRef` to its judged URL, or why there is none (pure).
+- `declared`: the ShortLinks that annotations on Ingresses, HTTPRoutes and Services declare (pure).
 - `ownership`: decides which ShortLink owns a contested slug (pure).
 - `table_state`: reads who the table in the cluster serves, and the grace-period holds (pure).
 - `conditions`: builds `status` the way the Kubernetes API conventions describe (pure).
@@ -15,8 +18,10 @@ Module map:
 - `scheduler`: when a pass runs: wake, debounce, the writer Lease, resync, backoff after errors
   and refused shards, the next time-based change.
 - `executor`: what one pass does: plan, then write the shards, the manifest (last), the statuses
-  and the Events through `kube`; `bounded` keeps a few writes in flight at a time.
-- `inputs`: the snapshot of the indexes a pass plans from.
+  and the Events through `kube`, then the declared links (`declaring`); `bounded` keeps a few
+  writes in flight at a time.
+- `declaring`: writes the ShortLinks that annotations declare, and reports what it cannot.
+- `inputs`: the snapshot of the indexes a pass plans from, and which objects links refer to.
 - `seeding`: the start-up LIST that fills the indexes, and the re-listing that prunes them.
 - `manifest`: the manifest listing every shard and its digest, with digests cached (pure).
 - `drift`: watches the table's ConfigMaps and tells the operator's own writes from hand changes,

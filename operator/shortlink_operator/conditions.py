@@ -17,7 +17,7 @@ class Reason(StrEnum):
     """Reasons on the `Ready` condition; one per outcome a user can act on.
 
     The one list of them: the planner sets them, and the metrics count every one (at 0 before a
-    link has it). The CRD's condition description and the README name the same eight.
+    link has it). The CRD's condition description and the README name the same ten.
     """
 
     PUBLISHED = "Published"
@@ -28,6 +28,10 @@ class Reason(StrEnum):
     EXPIRED = "Expired"
     POLICY_VIOLATION = "PolicyViolation"
     CAPACITY_EXCEEDED = "CapacityExceeded"
+    #: The object `spec.targetRef` names does not exist (or its API is not installed).
+    TARGET_NOT_FOUND = "TargetNotFound"
+    #: It exists, but gives no address, or one the URL judge refuses.
+    TARGET_UNRESOLVABLE = "TargetUnresolvable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class Outcome:
     slug: str | None = None
     short_url: str | None = None
     aliases: tuple[str, ...] = ()
+    #: The URL a `spec.targetRef` resolved to (None for a link with `spec.url`).
+    resolved_url: str | None = None
 
 
 def desired_status(
@@ -65,6 +71,8 @@ def desired_status(
         "aliases": list(outcome.aliases) or None,
         "conditions": [condition],
     }
+    if outcome.resolved_url is not None or current.get("resolvedURL") is not None:
+        status["resolvedURL"] = outcome.resolved_url  # None (a merge patch's null) removes it
     comparable = {key: current.get(key) for key in status}
     return None if comparable == status else status
 

@@ -3,7 +3,8 @@
 A pass runs in clear steps: read the table (only after a resync, a repair or an error), plan,
 write the shards whose bytes changed, then the manifest listing them (last, so a redirector that
 sees it has seen every shard it lists; see `manifest`), write the statuses that changed (a bounded
-number at a time, see `bounded`), post Events for outcomes that changed.
+number at a time, see `bounded`), post Events for outcomes that changed, then create, patch and
+delete the ShortLinks that annotations declare (`declaring`).
 
 A shard the API server refuses (`Refused`: a 422, an admission webhook's denial) blocks nothing
 else: the other shards and every status that does not describe it are written, and the pass
@@ -28,6 +29,7 @@ from typing import Any, Final
 from shortlink_core.api import MANIFEST_NAME
 from shortlink_operator.bounded import bounded
 from shortlink_operator.config import OperatorConfig
+from shortlink_operator.declaring import DeclaredLinkWriter
 from shortlink_operator.drift import OwnWrites
 from shortlink_operator.inputs import Inputs
 from shortlink_operator.kube import Kube, Refused, Shard, TableEvent
@@ -71,16 +73,23 @@ class PassExecutor:
         metrics: OperatorMetrics,
         wake: Callable[[], None],
         waiting: Callable[[], bool],
+        complete: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`wake` asks the scheduler for a pass (drift to repair); `waiting` says whether a change
-        waits for its pass (so a long status backlog gives way); `clock` is the wall clock."""
+        waits for its pass (so a long status backlog gives way); `complete` whether every kind has
+        been listed (only then are declared links written: none is deleted for an object not yet
+        seen); `clock` is the wall clock."""
         self._kube = kube
         self._metrics = metrics
         self._status_concurrency = config.status_concurrency
         self._wake = wake
         self._waiting = waiting
         self._clock = clock
+        self._complete = complete
+        self._declared = DeclaredLinkWriter(
+            kube=kube, concurrency=config.status_concurrency, now=now
+        )
         self._shards: dict[str, Shard] | None = None  # None: read them again before writing
         self._manifest: Shard | None = None  # as read with the shards, or written since
         self._manifests = ManifestEncoder()
@@ -152,6 +161,8 @@ class PassExecutor:
         statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}
         unwritten = await self._write_statuses(statuses) | withheld
         await self._post_events([event for event in wanted.events if event.cause not in unwritten])
+        if self._complete():
+            await self._declared.write(inputs)
         self.last_success = time.time()
         self._observe(inputs.links, wanted.shards, table_written=table_written)
         return PassResult(frozenset(self.refused_shards), wanted.next_change, plan_seconds)
@@ -215,6 +226,7 @@ class PassExecutor:
             table=self._reader.read({name: shard.data for name, shard in shards.items()}),
             policies=inputs.policies,
             namespace_labels=inputs.namespace_labels,
+            referents=inputs.referents,
         )
 
     async def _write_shards(
@@ -287,6 +299,8 @@ class PassExecutor:
                     reason=event.reason,
                     message=event.message,
                     now=timestamp,
+                    kind=event.kind,
+                    api_version=event.api_version,
                 )
             except Exception as error:  # an Event is a courtesy: never retry a pass for one
                 logger.warning("could not post Event %s on %s: %s", event.reason, event.name, error)

@@ -1,12 +1,16 @@
 """The kopf handlers of the shortlink operator: declarations only, each a few lines.
 
-The operator's memory is `Indexes`: every ShortLink, every ShortLinkPolicy and the labels of every
-namespace (for policies that select by label), fed here and seeded with one LIST each before the
-first pass (`seeding`; see `link_index` for why the operator keeps them, not kopf). Event handlers
-only update an index and, when what a plan reads changed, ask the publisher for a pass (or, when
-kopf lists a kind again after a watch gap, for a re-listing that forgets what was deleted); no
-handler writes to a ShortLink itself, and none is a change-detecting handler, so kopf adds no
-finalizer and no annotations.
+The operator's memory is `Indexes`: every ShortLink, every ShortLinkPolicy, the labels of every
+namespace (for policies that select by label) and every object a `targetRef` may name, fed here
+and seeded with one LIST each before the first pass (`seeding`; see `link_index` for why the
+operator keeps them, not kopf). Event handlers only update an index and, when what a plan reads
+changed, ask the publisher for a pass (or, when kopf lists a kind again after a watch gap, for a
+re-listing that forgets what was deleted); no handler writes to a ShortLink itself, and none is a
+change-detecting handler, so kopf adds no finalizer and no annotations.
+
+An Ingress, HTTPRoute, Service or Gateway change asks for a pass only when a link refers to the
+object (`Indexes.referenced`) or the object declares a link by annotation: the rest of a
+cluster's Services come and go without costing a pass.
 """
 
 import asyncio
@@ -23,6 +27,7 @@ from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes, ObjectIndex
 from shortlink_operator.prometheus import Prometheus
 from shortlink_operator.publisher import Publisher, inputs_of, now
+from shortlink_operator.referents import read_declaration
 from shortlink_operator.visit_reporter import VisitReporter
 
 
@@ -98,6 +103,39 @@ def policy_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any)
 @kopf.on.event("", "v1", "namespaces")
 def namespace_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take(memo, memo.indexes.namespaces, body, type, kind="namespaces")
+
+
+@kopf.on.event("networking.k8s.io", "v1", "ingresses")
+def ingress_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+    _take_referent(memo, memo.indexes.ingresses, body, type, kind="Ingress")
+
+
+@kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes")
+def httproute_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+    _take_referent(memo, memo.indexes.httproutes, body, type, kind="HTTPRoute")
+
+
+@kopf.on.event("gateway.networking.k8s.io", "v1", "gateways")
+def gateway_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+    _take_referent(memo, memo.indexes.gateways, body, type, kind="Gateway")
+
+
+@kopf.on.event("", "v1", "services")
+def service_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+    _take_referent(memo, memo.indexes.services, body, type, kind="Service")
+
+
+def _take_referent(
+    memo: kopf.Memo, index: ObjectIndex[Any], body: kopf.Body, type: str | None, *, kind: str
+) -> None:
+    meta = body["metadata"]
+    key = (kind, meta.get("namespace") or "", meta["name"])
+    declares = bool(read_declaration(meta)) and kind != "Gateway"
+    changed = index.apply(body, deleted=type == "DELETED", listed=type is None)
+    if changed and (declares or key in memo.indexes.referenced):
+        memo.publisher.request(lambda: inputs_of(memo.indexes))
+    if index.relisted():
+        memo.publisher.relisted(kind)
 
 
 def _take(

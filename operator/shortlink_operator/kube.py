@@ -1,6 +1,6 @@
 """The operator's only door to the Kubernetes API: table ConfigMaps (the shards, the manifest, and
-a watch on both), ShortLink status (and its `visits`), Events and the Lease that elects the one
-writer.
+a watch on both), ShortLink status (and its `visits`), Events, the Lease that elects the one
+writer, and reading (never writing) the objects a targetRef may name.
 
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
@@ -244,16 +244,27 @@ class Kube:
 
     @observed("post_event")
     async def post_event(
-        self, *, namespace: str, name: str, uid: str, type: str, reason: str, message: str, now: str
+        self,
+        *,
+        namespace: str,
+        name: str,
+        uid: str,
+        type: str,
+        reason: str,
+        message: str,
+        now: str,
+        kind: str = KIND,
+        api_version: str = API_VERSION,
     ) -> None:
-        """Record a core/v1 Event about a ShortLink, as `kubectl describe` shows it."""
+        """Record a core/v1 Event about a ShortLink (or the object that declared one), as
+        `kubectl describe` shows it."""
         body = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"generateName": f"{name}.", "namespace": namespace},
             "involvedObject": {
-                "apiVersion": API_VERSION,
-                "kind": KIND,
+                "apiVersion": api_version,
+                "kind": kind,
                 "namespace": namespace,
                 "name": name,
                 "uid": uid,
@@ -269,6 +280,33 @@ class Kube:
             "count": 1,
         }
         await self._call("POST", "v1", "events", namespace=namespace, json=body)
+
+    @observed("create_shortlink")
+    async def create_shortlink(self, body: Mapping[str, Any]) -> None:
+        """Create a ShortLink declared by annotations on an object."""
+        namespace = body["metadata"]["namespace"]
+        await self._call("POST", API_VERSION, PLURAL, namespace=namespace, json=dict(body))
+
+    @observed("patch_shortlink")
+    async def patch_shortlink(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """Merge `patch` into a declared ShortLink (its spec and ownership, never its status)."""
+        await self._call(
+            "PATCH",
+            API_VERSION,
+            f"{PLURAL}/{name}",
+            namespace=namespace,
+            content=json.dumps(patch),
+            headers=MERGE_PATCH,
+        )
+
+    @observed("delete_shortlink")
+    async def delete_shortlink(self, namespace: str, name: str, uid: str) -> None:
+        """Delete a declared ShortLink, only the one with `uid` (not a newer one of that name)."""
+        options = {"preconditions": {"uid": uid}}
+        with contextlib.suppress(NotFound):
+            await self._call(
+                "DELETE", API_VERSION, f"{PLURAL}/{name}", namespace=namespace, json=options
+            )
 
     async def read_lease(self, name: str) -> Lease:
         return _lease(await self._call("GET", LEASE_API, f"leases/{name}"))
@@ -312,6 +350,11 @@ class Kube:
     @observed("list_scope")
     async def list_namespaces(self) -> "Listing":
         return await self.list_all("v1", "namespaces")
+
+    @observed("list_scope")
+    async def list_objects(self, version: str, plural: str) -> "Listing":
+        """Every object of a kind a targetRef may name (cluster-wide, read-only)."""
+        return await self.list_all(version, plural)
 
     @observed("list_scope")
     async def list_present(self, version: str, plural: str) -> tuple[set[tuple[str, str]], int]:

@@ -4,13 +4,15 @@ Each ShortLink is held as an `IndexedLink`: identity, parsed spec and the status
 Everything the planner needs is in it, so a plan is computed from memory without a request to the
 API server.
 
-Every ShortLink, every ShortLinkPolicy and the labels of every namespace live in `ObjectIndex`es
-fed by the operator's kopf event handlers (`handlers`) and seeded by one paginated LIST each at
-start-up (`seeding`), which says when everything is known, so the first table is complete. The
-operator registers no kopf index (`@kopf.index`) at all, and must not: while kopf fills one it
-gives every object being listed a toggle that wakes every waiting worker (quadratic: minutes of
-CPU at 10,000 links), and objects of kinds without an index keep their toggle, so with many links
-listed at start the operator never became ready.
+Every ShortLink, every ShortLinkPolicy, the labels of every namespace, and every object a
+`targetRef` may name (Ingresses, HTTPRoutes, Services and the Gateways of HTTPRoutes, each read
+into the few fields `referents` keeps) live in `ObjectIndex`es fed by the operator's kopf event
+handlers (`handlers`) and seeded by one paginated LIST each at start-up (`seeding`), which says
+when everything is known, so the first table is complete. The operator registers no kopf index
+(`@kopf.index`) at all, and must not: while kopf fills one it gives every object being listed a
+toggle that wakes every waiting worker (quadratic: minutes of CPU at 10,000 links), and objects of
+kinds without an index keep their toggle, so with many links listed at start the operator never
+became ready.
 
 The LIST and the events race, so each object is kept at the newest resourceVersion seen, and a
 deletion leaves a tombstone that an older listed copy cannot bring back. resourceVersions are
@@ -31,13 +33,34 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from shortlink_core.api import FIELD_MANAGER
+from shortlink_core.api import FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL
 from shortlink_core.link import Link, parse_link
 from shortlink_core.validation import InvalidLink
 from shortlink_operator.policy import Policy, index_policy
+from shortlink_operator.referents import (
+    Gateway,
+    HTTPRoute,
+    Ingress,
+    Service,
+    read_gateway,
+    read_httproute,
+    read_ingress,
+    read_service,
+)
 
 T = TypeVar("T")
 Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The object that declared a ShortLink by annotation (its controller ownerReference), for a
+    ShortLink the operator created (labelled managed-by the operator)."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +78,8 @@ class IndexedLink:
     status: Mapping[str, Any]
     #: When someone last changed the object, in Unix seconds (see `last_change`); 0 when unknown.
     changed: int = 0
+    #: The annotated object it was declared on, when the operator created it for one.
+    owner: Owner | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -80,6 +105,7 @@ def index_link(body: Mapping[str, Any]) -> IndexedLink:
         error=error,
         status=dict(body.get("status") or {}),
         changed=last_change(meta),
+        owner=_owner(meta),
     )
 
 
@@ -102,6 +128,21 @@ def last_change(meta: Mapping[str, Any]) -> int:
     except ValueError:
         return 0
     return int(moment.timestamp())
+
+
+def _owner(meta: Mapping[str, Any]) -> Owner | None:
+    labels = meta.get("labels") or {}
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+        return None
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller") is True:
+            return Owner(
+                api_version=str(ref.get("apiVersion", "")),
+                kind=str(ref.get("kind", "")),
+                name=str(ref.get("name", "")),
+                uid=str(ref.get("uid", "")),
+            )
+    return None
 
 
 def _version(body: Mapping[str, Any]) -> int:
@@ -231,7 +272,15 @@ def _planned_part(link: IndexedLink) -> object:
 
     The generation is in it although the parsed spec is too: statuses report it as observed.
     """
-    return (link.uid, link.created, link.generation, link.link, link.error, link.changed)
+    return (
+        link.uid,
+        link.created,
+        link.generation,
+        link.link,
+        link.error,
+        link.changed,
+        link.owner,
+    )
 
 
 class LinkIndex(ObjectIndex[IndexedLink]):
@@ -246,7 +295,26 @@ class Indexes:
     links: ObjectIndex[IndexedLink] = field(default_factory=LinkIndex)
     policies: ObjectIndex[Policy] = field(default_factory=lambda: ObjectIndex(index_policy))
     namespaces: ObjectIndex[dict[str, str]] = field(default_factory=lambda: ObjectIndex(_labels))
+    ingresses: ObjectIndex[Ingress] = field(default_factory=lambda: ObjectIndex(read_ingress))
+    httproutes: ObjectIndex[HTTPRoute] = field(default_factory=lambda: ObjectIndex(read_httproute))
+    gateways: ObjectIndex[Gateway] = field(default_factory=lambda: ObjectIndex(read_gateway))
+    services: ObjectIndex[Service] = field(default_factory=lambda: ObjectIndex(read_service))
+    #: (kind, namespace, name) of every object the last snapshot's links (and their HTTPRoutes'
+    #: Gateways) refer to: a change to any other object of those kinds needs no pass.
+    referenced: frozenset[tuple[str, str, str]] = frozenset()
 
     @property
     def complete(self) -> bool:
-        return self.links.complete and self.policies.complete and self.namespaces.complete
+        return all(index.complete for _, index in self.every())
+
+    def every(self) -> list[tuple[str, ObjectIndex[Any]]]:
+        """Each index by the plural of its kind."""
+        return [
+            ("shortlinks", self.links),
+            ("shortlinkpolicies", self.policies),
+            ("namespaces", self.namespaces),
+            ("ingresses", self.ingresses),
+            ("httproutes", self.httproutes),
+            ("gateways", self.gateways),
+            ("services", self.services),
+        ]

@@ -32,6 +32,9 @@ WRITES: Final = (
     "patch_status",
     "patch_visits",
     "post_event",
+    "create_shortlink",
+    "patch_shortlink",
+    "delete_shortlink",
 )
 OPERATIONS: Final = (*WRITES, "list_shards", "list_shortlinks", "list_scope")
 PASS_RESULTS: Final = ("success", "conflict", "error")

@@ -6,20 +6,28 @@ and tests need no cluster. A link's outcome is the first of these that applies:
 
 1. its spec is invalid, or a destination points back at the shortener (its public base URL or a
    host some link serves): no route, `InvalidSpec`;
-2. a `ShortLinkPolicy` of its namespace does not allow its slugs or host: `PolicyViolation`;
+2. a `ShortLinkPolicy` of its namespace does not allow its slugs or host, or its `targetRef`
+   names an object in a namespace no policy lets it reference: `PolicyViolation` (the target
+   is then not even looked at, so its address never shows in the link's status);
 3. it lost its slug to another link, or the slug is held for a deleted owner during the grace
    period: `SlugConflict` naming the holder (aliases it won are still served);
 4. it does not fit under the byte budget (see `placement`): `CapacityExceeded`, naming the shard
    and the bytes. A full shard refuses the newest links, never a served one; a served link whose
    new generation does not fit keeps serving its last published entries;
-5. suspended: it keeps its slugs (resuming gets them back) and its routes, marked suspended, so
+5. its `targetRef` resolves to no URL (`resolution`): the object does not exist,
+   `TargetNotFound`, or has no address, or one the URL judge refuses (or one back at the
+   shortener), `TargetUnresolvable`. It keeps its slugs but has no route (there is no URL to send
+   anyone to), so the link comes back as it was when the object does;
+6. suspended: it keeps its slugs (resuming gets them back) and its routes, marked suspended, so
    the redirector answers 404 with a page naming whom to ask, `Suspended`;
-6. before `activeFrom` or after `expiresAt`: routed (the redirector enforces the times to the
+7. before `activeFrom` or after `expiresAt`: routed (the redirector enforces the times to the
    second), `Scheduled` or `Expired`;
-7. otherwise routed and `Published`.
+8. otherwise routed and `Published`.
 
-Each route carries what the redirector's pages show: whether the front page lists the link (its
-`spec.listed`, else its namespace's policies: see `policy.listed`) and when it last changed.
+A link with a resolved `targetRef` is planned exactly as if its `url` were the resolved URL, and
+`status.resolvedURL` shows that URL. Each route carries what the redirector's pages show: whether
+the front page lists the link (its `spec.listed`, else its namespace's policies: see
+`policy.listed`) and when it last changed.
 """
 
 import functools
@@ -30,6 +38,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from shortlink_core.api import API_VERSION, KIND
+from shortlink_core.errors import InvalidLink
 from shortlink_core.link import Link
 from shortlink_core.table import (
     Release,
@@ -45,7 +55,8 @@ from shortlink_operator.generated import choose_code, full_code
 from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.ownership import Claim, Key, Ownership, StatusOf, resolve_ownership
 from shortlink_operator.placement import Placement, place
-from shortlink_operator.policy import Policy, listed, violation
+from shortlink_operator.policy import Policy, listed, target_violation, violation
+from shortlink_operator.resolution import Referents, Unresolved, resolve
 from shortlink_operator.table_state import TableState
 
 #: A quarter of the API server's 1 MiB object limit: writes of shards this size stay fast
@@ -80,6 +91,21 @@ class Event:
     #: posted only once that status is written, so a status left for the next pass is
     #: announced then, once.
     cause: tuple[str, str]
+    #: What the Event is about: a ShortLink, or the object that declared one (`declared`).
+    kind: str = KIND
+    api_version: str = API_VERSION
+
+
+@dataclass(slots=True)
+class Targets:
+    """What became of the links with a `targetRef` in this pass."""
+
+    #: Links whose targetRef a policy refuses (cross-namespace), with the message.
+    refused: dict[Key, str] = field(default_factory=dict)
+    #: Links whose target gives no URL: TargetNotFound or TargetUnresolvable, with the message.
+    unresolved: dict[Key, tuple[Reason, str]] = field(default_factory=dict)
+    #: The URL each resolved link redirects to.
+    resolved: dict[Key, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +133,16 @@ def plan(
     table: TableState | None = None,
     policies: Sequence[Policy] = (),
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    referents: Referents | None = None,
 ) -> Plan:
     """The table, statuses and Events for `links`; `table` is what the cluster's table says now."""
-    links = _refuse_loops(list(links), settings.base_url)
+    labels = namespace_labels or {}
+    targets = Targets()
+    links = _resolve_targets(list(links), referents or Referents(), policies, labels, targets)
+    links = _refuse_loops(links, settings.base_url, targets)
     table = table or TableState()
     timestamp = _iso(now)
-    refused = _policy_violations(links, policies, namespace_labels or {})
+    refused = {**targets.refused, **_policy_violations(links, policies, labels)}
     allowed = [link for link in links if link.key not in refused]
     claims, primary = _claims(allowed, settings=settings, status_of=status_of)
     held = _holds(links, table, now=now, grace_seconds=settings.grace_seconds)
@@ -122,8 +152,10 @@ def plan(
         served=table.served,
         reserved={key: (hold.namespace, hold.name) for key, hold in held.items()},
     )
-    routed = list(ownership.owners.values())
-    labels = namespace_labels or {}
+    # A link whose targetRef resolves to nothing has no URL to route; it keeps its slugs.
+    routed = [
+        claim for claim in ownership.owners.values() if claim.link.key not in targets.unresolved
+    ]
     shown = {
         link.key
         for link in allowed
@@ -161,6 +193,7 @@ def plan(
             waiting,
             refused,
             placement,
+            targets,
             status=status_of(link),
             settings=settings,
             now=now,
@@ -191,17 +224,70 @@ def plan(
     )
 
 
-def _refuse_loops(links: list[IndexedLink], base_url: str) -> list[IndexedLink]:
-    """`links`, those with a destination back at the shortener made invalid (`InvalidSpec`)."""
+def _resolve_targets(
+    links: list[IndexedLink],
+    referents: Referents,
+    policies: Sequence[Policy],
+    labels: Mapping[str, Mapping[str, str]],
+    targets: Targets,
+) -> list[IndexedLink]:
+    """`links`, each with a `targetRef` given its resolved URL; what became of them in `targets`.
+
+    A link refused or unresolved keeps its spec (and so its slug claims) without a URL.
+    """
+    for index, link in enumerate(links):
+        spec = link.link
+        if spec is None or spec.target is None:
+            continue
+        why = target_violation(
+            spec,
+            namespace=link.namespace,
+            labels=labels.get(link.namespace, {}),
+            policies=policies,
+        )
+        if why is not None:
+            targets.refused[link.key] = why
+            continue
+        try:
+            url = resolve(spec.target, namespace=link.namespace, referents=referents)
+            resolved = replace(spec, url=url)
+            if resolved.utm:
+                resolved.with_utm_applied()
+        except Unresolved as unresolved:
+            targets.unresolved[link.key] = (unresolved.reason, unresolved.message)
+            continue
+        except InvalidLink as error:
+            message = f"targetRef: with the UTM tags added, {error}"
+            targets.unresolved[link.key] = (Reason.TARGET_UNRESOLVABLE, message)
+            continue
+        targets.resolved[link.key] = url
+        links[index] = replace(link, link=resolved)
+    return links
+
+
+def _refuse_loops(links: list[IndexedLink], base_url: str, targets: Targets) -> list[IndexedLink]:
+    """`links`, those with a destination back at the shortener made invalid (`InvalidSpec`).
+
+    A resolved targetRef back at the shortener is the object's doing, not the spec's: that link
+    is `TargetUnresolvable` instead, and keeps its claims without a URL.
+    """
     # Hosts of every valid link, served or not: a fixed set, so two links on two hosts pointing
     # at each other are both refused whatever order they came in.
     hosts = frozenset(link.link.host for link in links if link.link is not None and link.link.host)
     refused = []
     for index, link in enumerate(links):
         if link.link is not None:
-            why = loop_back(link.link.destinations, base_url=base_url, hosts=hosts)
+            spec = link.link
+            own = replace(spec, url="") if link.key in targets.resolved else spec
+            why = loop_back(own.destinations, base_url=base_url, hosts=hosts)
             if why is not None:
                 refused.append((index, replace(link, link=None, error=f"spec: {why}")))
+            elif own is not spec and (
+                why := loop_back((spec.url,), base_url=base_url, hosts=hosts)
+            ):
+                del targets.resolved[link.key]
+                targets.unresolved[link.key] = (Reason.TARGET_UNRESOLVABLE, f"targetRef: {why}")
+                refused.append((index, replace(link, link=own)))
     if not refused:
         return links
     links = list(links)
@@ -343,12 +429,34 @@ def _outcome(
     held: Mapping[str, Release],
     refused: Mapping[Key, str],
     placement: Placement,
+    targets: Targets,
     *,
     status: Mapping[str, Any],
     settings: PlanConfig,
     now: float,
 ) -> Outcome:
     """What happened to `link`, whose primary slug (chosen or generated) is `slug`."""
+    outcome = _outcome_of(
+        link, slug, ownership, held, refused, placement, targets, status, settings, now
+    )
+    resolved = targets.resolved.get(link.key)
+    if resolved is None or outcome.reason in (Reason.INVALID_SPEC, Reason.POLICY_VIOLATION):
+        return outcome
+    return replace(outcome, resolved_url=resolved)
+
+
+def _outcome_of(
+    link: IndexedLink,
+    slug: str | None,
+    ownership: Ownership,
+    held: Mapping[str, Release],
+    refused: Mapping[Key, str],
+    placement: Placement,
+    targets: Targets,
+    status: Mapping[str, Any],
+    settings: PlanConfig,
+    now: float,
+) -> Outcome:
     spec = link.link
     if spec is None:
         return Outcome(False, Reason.INVALID_SPEC, link.error or "the spec is invalid")
@@ -415,6 +523,10 @@ def _outcome(
             ready, reason, message + notes, slug=slug, short_url=short_url, aliases=aliases
         )
 
+    unresolved = targets.unresolved.get(link.key)
+    if unresolved is not None:
+        reason, message = unresolved
+        return outcome(False, reason, message + "; the link is not served until it resolves")
     if spec.suspended:
         return outcome(False, Reason.SUSPENDED, "suspended (spec.suspended is true)")
     if spec.active_from is not None and now < spec.active_from:
@@ -441,6 +553,22 @@ def _events(
     events = [
         Event(link.namespace, link.name, link.uid, kind, outcome.reason, outcome.message, link.key)
     ]
+    declarer = link.owner
+    if declarer is not None and not outcome.ready:
+        # A link declared by annotation: its owner's `kubectl describe` shows the trouble too.
+        events.append(
+            Event(
+                link.namespace,
+                declarer.name,
+                declarer.uid,
+                kind,
+                outcome.reason,
+                f"ShortLink {link.namespace}/{link.name}: {outcome.message}",
+                link.key,
+                kind=declarer.kind,
+                api_version=declarer.api_version,
+            )
+        )
     owner = present.get(holder) if holder is not None else None
     if outcome.reason == Reason.SLUG_CONFLICT and owner is not None:
         message = (

@@ -6,6 +6,11 @@ that no policy selects is unrestricted, so installing the CRD changes nothing un
 a policy. When several policies select a namespace, a link is allowed if any one of them allows it:
 policies add permissions, they never take away what another grants.
 
+A `spec.targetRef` to an object in another namespace is the one thing refused by default: it is
+allowed only when a policy selecting the link's namespace lists the target's namespace in
+`allowedTargetNamespaces` (so a team cannot point its links at another team's private Service,
+and a namespace no policy selects may reference only its own objects).
+
 Pure: policies and namespace labels come from the operator's indexes (`link_index`), and
 `violation` returns a message or None, so the planner can treat a violating link as an outcome
 (`PolicyViolation`), not an error.
@@ -52,6 +57,8 @@ class Policy:
     hosts: frozenset[str] | None
     #: Whether links of the selected namespaces are listed on the front page by default.
     list_links: bool = False
+    #: Namespaces whose objects the selected namespaces' links may name in `spec.targetRef`.
+    target_namespaces: frozenset[str] = frozenset()
 
     def selects(self, namespace: str, labels: Mapping[str, str]) -> bool:
         if namespace in self.namespaces:
@@ -89,6 +96,7 @@ def index_policy(body: Mapping[str, Any]) -> Policy:
         slug_prefixes=tuple(map(str, spec.get("allowedSlugPrefixes") or ())),
         hosts=None if hosts is None else frozenset(map(str, hosts)),
         list_links=spec.get("listLinks") is True,
+        target_namespaces=frozenset(map(str, spec.get("allowedTargetNamespaces") or ())),
     )
 
 
@@ -130,6 +138,29 @@ def violation(
                 f"{names}: slugs there must start with {prefixes}"
             )
     return None
+
+
+def target_violation(
+    link: Link,
+    *,
+    namespace: str,
+    labels: Mapping[str, str],
+    policies: Iterable[Policy],
+) -> str | None:
+    """Why `link`'s targetRef may not name its object, or None if it may (or has none)."""
+    target = link.target
+    if target is None or target.namespace is None or target.namespace == namespace:
+        return None
+    selecting = [p for p in policies if p.selects(namespace, labels)]
+    if any(target.namespace in p.target_namespaces for p in selecting):
+        return None
+    names = ", ".join(sorted(p.name for p in selecting)) or "(none selects it)"
+    return (
+        f"targetRef names {target.kind} {target.namespace}/{target.name} in another namespace: "
+        f"links in namespace {namespace!r} may reference objects there only when a "
+        f"ShortLinkPolicy selecting {namespace!r} lists {target.namespace!r} in "
+        f"allowedTargetNamespaces (ShortLinkPolicy: {names})"
+    )
 
 
 def _by_name(policy: Policy) -> str:

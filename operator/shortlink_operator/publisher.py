@@ -1,11 +1,12 @@
-"""The single writer of the routing table, ShortLink status and Events: the parts, wired.
+"""The single writer of the routing table, ShortLink status, Events and declared ShortLinks: the
+parts, wired.
 
-Changes to ShortLinks, policies and namespaces only `request()` a pass. The publisher is three
-parts with one concept each, and this module only connects them:
+Changes to ShortLinks, policies, namespaces and the objects links name only `request()` a pass.
+The publisher is three parts with one concept each, and this module only connects them:
 - `scheduler`: WHEN a pass runs (wake, debounce, the writer Lease, resync, backoff after errors
   and refused shards, the next time-based change);
 - `executor`: WHAT a pass does (read the shards, plan, write the shards, the manifest, the
-  statuses and the Events);
+  statuses and the Events, then the ShortLinks annotations declare, see `declaring`);
 - `seeding`: filling the indexes once at start-up, and forgetting objects whose deletion the
   watch missed (at every resync, and as soon as kopf lists a kind again, see `relisted`).
 
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.executor import PassExecutor, PassResult, now
-from shortlink_operator.inputs import Inputs, Source, inputs_of
+from shortlink_operator.inputs import Inputs, Source, inputs_of, referenced_by
 from shortlink_operator.kube import Kube, TableEvent
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import IndexedLink, Indexes
@@ -29,7 +30,7 @@ from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.scheduler import Hooks, Scheduler
 from shortlink_operator.seeding import prune, seed
 
-__all__ = ["Inputs", "Publisher", "Source", "inputs_of", "now"]
+__all__ = ["Inputs", "Publisher", "Source", "inputs_of", "now", "referenced_by"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Publisher:
             metrics=metrics,
             wake=self._scheduler.wake,
             waiting=lambda: self._scheduler.waiting,
+            complete=lambda: indexes is not None and indexes.complete,
             clock=clock,
         )
         self._pruning: asyncio.Task[None] | None = None

@@ -41,6 +41,15 @@ def _slug_command(
     return parser
 
 
+def _target(text: str) -> str:
+    """Check `--target` as argparse parses it, so a bad one is a usage error (exit 2)."""
+    try:
+        commands.target_ref(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="kubectl shortlink",
@@ -54,7 +63,15 @@ def parser() -> argparse.ArgumentParser:
         "create", parents=flags, help="create a ShortLink and print its short URL once served"
     )
     create.add_argument("name", metavar="NAME")
-    create.add_argument("--url", required=True, help="where the link redirects to")
+    where = create.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="where the link redirects to")
+    where.add_argument(
+        "--target",
+        type=_target,
+        metavar="KIND/NAME",
+        help="or the Ingress, HTTPRoute or Service it follows, e.g. ingress/grafana",
+    )
+    create.add_argument("--target-path", help="the path on the --target's address")
     create.add_argument("--slug", help="the path it is served at (default: NAME)")
     create.add_argument("--alias", action="append", default=[], help="another slug (repeatable)")
     create.add_argument("--generate", action="store_true", help="serve at a generated code")

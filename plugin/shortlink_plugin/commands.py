@@ -18,13 +18,14 @@ import segno
 
 from shortlink_core.api import API_VERSION, KIND, PLURAL, TABLE_LABEL_SELECTOR
 from shortlink_core.claims import spec_link
+from shortlink_core.link import TARGET_KINDS
 from shortlink_core.lint import Finding, exit_status, lint_paths, render
 from shortlink_core.manifests import manifest_files, read_manifests
 from shortlink_core.table import Release, decode_released
 from shortlink_core.validation import InvalidLink
 from shortlink_plugin import stats as visit_stats
 from shortlink_plugin.kubectl import Kubectl, KubectlError
-from shortlink_plugin.listing import created, format_table, rows, visits
+from shortlink_plugin.listing import created, format_table, rows, target, visits
 from shortlink_plugin.lookup import Owner, holds, owners, ready_condition
 from shortlink_plugin.output import as_list, dump, names
 
@@ -52,8 +53,23 @@ def expiry(value: str, now: datetime | None = None) -> str:
     return value  # a time: the operator's validation judges it below
 
 
+def target_ref(text: str, path: str | None = None) -> dict[str, Any]:
+    """`--target ingress/grafana` as a targetRef; the kind in any case, as kubectl takes it."""
+    kind, _, name = text.partition("/")
+    kinds = {known.lower(): known for known in TARGET_KINDS}
+    if kind.lower() not in kinds or not name:
+        allowed = ", ".join(f"{k.lower()}/NAME" for k in TARGET_KINDS)
+        raise ValueError(f"must be one of {allowed}, not {text!r}")
+    ref: dict[str, Any] = {"kind": kinds[kind.lower()], "name": name}
+    if path:
+        ref["path"] = path
+    return ref
+
+
 def new_link(args: argparse.Namespace) -> dict[str, Any]:
-    spec: dict[str, Any] = {"url": args.url}
+    spec: dict[str, Any] = (
+        {"url": args.url} if args.url else {"targetRef": target_ref(args.target, args.target_path)}
+    )
     if args.slug:
         spec["slug"] = args.slug
     if args.generate:
@@ -303,6 +319,15 @@ def qr(args: argparse.Namespace, kubectl: Kubectl) -> int:
     return 0
 
 
+def _target_object(spec: Mapping[str, Any]) -> str:
+    ref = spec.get("targetRef")
+    if not isinstance(ref, Mapping):
+        return ""
+    where = f"{ref['namespace']}/" if ref.get("namespace") else ""
+    extra = "".join(f" {key} {ref[key]}" for key in ("path", "port") if ref.get(key))
+    return f"{ref.get('kind', '')} {where}{ref.get('name', '')}{extra}"
+
+
 def inspect(args: argparse.Namespace, kubectl: Kubectl) -> int:
     owner, url = _resolve(args, kubectl, need_url=False)
     if owner is None:
@@ -317,7 +342,8 @@ def inspect(args: argparse.Namespace, kubectl: Kubectl) -> int:
         ("Name", f"{owner.claim.namespace}/{owner.claim.name}"),
         ("Slug", status.get("slug") or spec.get("slug") or owner.claim.slug),
         ("Aliases", ", ".join(status.get("aliases") or spec.get("aliases") or ())),
-        ("Target", spec.get("url", "")),
+        ("Target", target(body)),
+        ("Target object", _target_object(spec)),
         ("Short URL", url or ""),
         ("Inspect page", f"{url}+" if url else ""),
         ("Host", spec.get("host") or "every host"),

@@ -28,6 +28,20 @@ def visits(body: Mapping[str, Any]) -> int | None:
     return None
 
 
+def target(body: Mapping[str, Any]) -> str:
+    """Where the link redirects: its url, or the URL its targetRef resolved to, or while it has
+    none, the object it names (`Ingress/web`)."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    if spec.get("url"):
+        return str(spec["url"])
+    ref = spec.get("targetRef") or {}
+    resolved = status.get("resolvedURL")
+    if resolved:
+        return str(resolved)
+    named = f"{ref.get('namespace')}/{ref.get('name')}" if ref.get("namespace") else ref.get("name")
+    return f"{ref.get('kind', '')}/{named}" if ref else ""
+
+
 def created(body: Mapping[str, Any]) -> datetime | None:
     stamp = (body.get("metadata") or {}).get("creationTimestamp")
     try:
@@ -64,7 +78,7 @@ def rows(links: Sequence[Mapping[str, Any]], *, wide: bool, namespaces: bool) ->
         row += [
             str(metadata.get("name", "")),
             str(status.get("slug") or spec.get("slug") or "<pending>"),
-            str(spec.get("url", "")),
+            target(body),
             str(ready.get("status", "Unknown")),
             str(ready.get("reason", "")),
         ]

@@ -189,3 +189,28 @@ def eventually_applied(cluster: Cluster, manifest: str) -> subprocess.CompletedP
         time.sleep(0.5)
         result = cluster.apply(manifest, check=False)
     return result
+
+
+def test_a_target_ref_into_a_namespace_the_policy_does_not_list_is_refused(
+    cluster: Cluster, admission: list[str]
+) -> None:
+    namespace = cluster.new_namespace()
+    spec = {
+        "namespaces": [namespace],
+        "allowedSlugPrefixes": [""],
+        "allowedTargetNamespaces": ["platform"],
+    }
+    name = policy(cluster, admission, spec)
+
+    def by_ref(target_namespace: str) -> str:
+        target = {"kind": "Service", "name": "web", "namespace": target_namespace}
+        body = {"apiVersion": "shortlink.dev/v1alpha1", "kind": "ShortLink"}
+        return json.dumps(body | {"metadata": {"name": "x"}, "spec": {"targetRef": target}})
+
+    message = refused(cluster, by_ref("private"), namespace)
+    assert (
+        f"targetRef names an object in namespace private, which ShortLinkPolicy {name} does not "
+        "list in allowedTargetNamespaces"
+    ) in message
+    accepted(cluster, by_ref("platform"), namespace)
+    accepted(cluster, by_ref(namespace), namespace)  # its own namespace, named explicitly

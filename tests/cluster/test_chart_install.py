@@ -264,6 +264,20 @@ def test_operator_and_redirector_do_their_whole_job_with_the_charts_rbac(
     assert shards.stdout.strip()  # created by the operator itself, as its ServiceAccount
     cluster.kubectl("delete", "shortlink", f"rbac-{unique}", "--wait=true", "--timeout=10s")
     not_served(chart_stack, f"rbac-{unique}")  # the shard is emptied (or pruned)
+    # A link declared on a Service: read (the Service) and written (the ShortLink) as the chart's
+    # ServiceAccount.
+    annotations = {
+        "shortlink.dev/slug": f"declared-{unique}",
+        "shortlink.dev/base-url": "https://declared.example/",
+    }
+    body = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "declared", "annotations": annotations},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    cluster.apply(json.dumps(body))
+    served(chart_stack, f"declared-{unique}", "https://declared.example/")
     for process in (chart_stack.operator, chart_stack.redirector):
         assert process is not None
         log = process.log_path.read_text()
@@ -280,6 +294,13 @@ def test_operator_and_redirector_do_their_whole_job_with_the_charts_rbac(
                 "patch shortlinks.shortlink.dev --subresource=status -n default",
                 "create configmaps",
                 "patch configmaps",
+                # Links declared by annotation.
+                "create shortlinks.shortlink.dev -n default",
+                "delete shortlinks.shortlink.dev -n default",
+                # What a targetRef names, read only.
+                "watch services --all-namespaces",
+                "get ingresses.networking.k8s.io -n default",
+                "list httproutes.gateway.networking.k8s.io --all-namespaces",
             ],
             [
                 "get secrets",
@@ -287,7 +308,9 @@ def test_operator_and_redirector_do_their_whole_job_with_the_charts_rbac(
                 "create configmaps -n default",
                 "list configmaps -n default",
                 "update shortlinks.shortlink.dev -n default",
-                "delete shortlinks.shortlink.dev -n default",
+                "patch services -n default",
+                "update ingresses.networking.k8s.io -n default",
+                "delete httproutes.gateway.networking.k8s.io -n default",
                 "create pods",
                 "create customresourcedefinitions.apiextensions.k8s.io",
             ],

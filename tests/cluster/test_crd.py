@@ -56,13 +56,32 @@ from tests.cluster.helpers import Cluster, shortlink
             for slug in ("health-z", "live.z", "met_rics", "robots-txt", "well-known", "a.p.i")
         ),
         ({"url": "https://example.com/", "redirectCode": 303}, 'supported values: "301", "302"'),
-        ({"slug": "no-url"}, "spec.url: Required value"),
         (
             {"url": "https://example.com/", "owner": "a\nb"},
             "owner must be one line of text without control characters",
         ),
         ({"url": "https://example.com/", "owner": "x" * 201}, "spec.owner: Too long"),
         ({"url": "https://example.com/", "listed": "yes"}, "spec.listed: Invalid value"),
+        ({"slug": "no-url"}, "set exactly one of url and targetRef"),
+        (
+            {"url": "https://e.com/", "targetRef": {"kind": "Service", "name": "web"}},
+            "set exactly one of url and targetRef",
+        ),
+        ({"targetRef": {"kind": "Pod", "name": "web"}}, 'supported values: "Ingress"'),
+        ({"targetRef": {"kind": "Service"}}, "spec.targetRef.name: Required value"),
+        ({"targetRef": {"kind": "Service", "name": "Web_1"}}, "targetRef.name must be the name"),
+        (
+            {"targetRef": {"kind": "Service", "name": "web", "namespace": "a.b"}},
+            "targetRef.namespace must be the name of a namespace",
+        ),
+        (
+            {"targetRef": {"kind": "Ingress", "name": "web", "path": "docs"}},
+            "targetRef.path must start with '/'",
+        ),
+        (
+            {"targetRef": {"kind": "Service", "name": "web", "port": 70000}},
+            "spec.targetRef.port: Invalid value",
+        ),
     ],
 )
 def test_invalid_links_fail_at_apply_time_with_a_readable_message(
@@ -94,6 +113,25 @@ def test_invalid_links_fail_at_apply_time_with_a_readable_message(
 )
 def test_the_crd_lets_good_targets_through(cluster: Cluster, url: str) -> None:
     result = cluster.apply(shortlink("good", url), check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        {"kind": "Ingress", "name": "web"},
+        {"kind": "HTTPRoute", "name": "grafana.route", "namespace": "infra", "path": "/d?x=1"},
+        {"kind": "Service", "name": "lb", "port": 8443},
+    ],
+)
+def test_the_crd_lets_a_target_ref_through(cluster: Cluster, target: dict[str, object]) -> None:
+    body = {
+        "apiVersion": "shortlink.dev/v1alpha1",
+        "kind": "ShortLink",
+        "metadata": {"name": "by-ref"},
+        "spec": {"targetRef": target},
+    }
+    result = cluster.apply(json.dumps(body), check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -173,6 +211,7 @@ def test_kubectl_explain_documents_every_spec_field(cluster: Cluster) -> None:
         "owner",
         "listed",
         "rules",
+        "targetRef",
     )
     for field in fields:
         assert f"\n  {field}\t" in explained

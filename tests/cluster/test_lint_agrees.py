@@ -34,6 +34,14 @@ REFUSED: list[dict[str, Any]] = [
     {"url": "https://example.com/", "slug": "a", "aliases": ["a"]},
     {"url": "https://example.com/", "expiredURL": "https://example.com/old"},
     {"url": "https://example.com/", "utm": {"source": 5}},
+    {"url": "https://example.com/", "targetRef": {"kind": "Service", "name": "web"}},
+    {"targetRef": {"kind": "Pod", "name": "web"}},
+    {"targetRef": {"kind": "Service"}},
+    {"targetRef": {"kind": "Service", "name": "Web"}},
+    {"targetRef": {"kind": "Service", "name": "web", "path": "docs"}},
+    {"targetRef": {"kind": "Service", "name": "web", "port": 0}},
+    {"targetRef": {"kind": "Service", "name": "web", "namespace": "a.b"}},
+    {"targetRef": {"kind": "Service", "name": "web", "host": "x"}},
 ]
 
 

@@ -20,7 +20,7 @@ def test_explicit_slug_and_code_win() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({}, "spec.url is required"),
+        ({}, "spec needs exactly one of url and targetRef"),
         ({"url": "https://e.com", "redirectCode": 303}, "must be one of 301, 302, 307, 308"),
         ({"url": "https://e.com", "redirectCode": True}, "must be one of"),
         ({"url": "javascript:alert(1)"}, "http:// or https://"),

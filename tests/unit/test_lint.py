@@ -40,7 +40,15 @@ def messages(findings: list[Any]) -> list[str]:
 
 
 def test_valid_manifests_have_no_findings(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", link("docs"), link("wiki", slug="team-wiki", aliases=["tw"]))
+    by_ref = link("grafana")
+    by_ref["spec"] = {"targetRef": {"kind": "Service", "name": "grafana", "path": "/d", "port": 80}}
+    write(
+        tmp_path,
+        "a.yaml",
+        link("docs"),
+        link("wiki", slug="team-wiki", aliases=["tw"]),
+        by_ref,
+    )
     assert lint_paths([str(tmp_path)]) == []
 
 

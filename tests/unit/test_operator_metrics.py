@@ -89,6 +89,8 @@ def test_every_ready_reason_exists_at_zero_before_any_link_has_it() -> None:
             "Expired",
             "PolicyViolation",
             "CapacityExceeded",
+            "TargetNotFound",
+            "TargetUnresolvable",
         ],
         0,
     )

@@ -108,6 +108,34 @@ def test_create_builds_the_manifest_from_the_flags() -> None:
     }
 
 
+def test_create_takes_a_target_instead_of_a_url() -> None:
+    args = parser().parse_args(
+        ["create", "grafana", "--target", "Ingress/grafana", "--target-path", "/d/x"]
+    )
+    assert isinstance(args, argparse.Namespace)
+    assert new_link(args)["spec"] == {
+        "targetRef": {"kind": "Ingress", "name": "grafana", "path": "/d/x"}
+    }
+    service = parser().parse_args(["create", "lb", "--target", "service/lb"])
+    assert isinstance(service, argparse.Namespace)
+    assert new_link(service)["spec"] == {"targetRef": {"kind": "Service", "name": "lb"}}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create", "x"],
+        ["create", "x", "--url", "https://e.com/", "--target", "service/x"],
+        ["create", "x", "--target", "pod/x"],
+        ["create", "x", "--target", "service"],
+    ],
+)
+def test_create_needs_exactly_one_good_url_or_target(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(argv)
+    assert exited.value.code == 2
+
+
 def test_global_flags_work_before_and_after_the_command() -> None:
     before = parser().parse_args(["-n", "a", "--context", "c", "ls"])
     after = parser().parse_args(["ls", "-n", "a", "--context", "c"])
@@ -154,3 +182,15 @@ def test_holds_come_from_the_routing_tables_released_key() -> None:
     assert [r.name for r in holds("team-docs", [shard], host=None)] == ["gone"]
     assert [r.name for r in holds("wiki", [shard], host="links.example.com")] == []
     assert holds("x", [{"data": {"released.json": json.dumps("not a map")}}], host=None) == []
+
+
+def test_a_link_by_target_ref_shows_its_resolved_url_or_the_object_it_names() -> None:
+    def by_ref(status: dict[str, Any]) -> dict[str, Any]:
+        body = link("grafana", status=status)
+        body["spec"] = {"targetRef": {"kind": "Ingress", "name": "web", "namespace": "infra"}}
+        return body
+
+    resolved = by_ref(published("grafana", resolvedURL="https://grafana.example.com/"))
+    waiting = by_ref({})
+    table = rows([resolved, waiting], wide=False, namespaces=False)
+    assert [row[2] for row in table[1:]] == ["https://grafana.example.com/", "Ingress/infra/web"]

@@ -322,6 +322,9 @@ class ListingKube(FakeKube):
     async def list_namespaces(self) -> Listing:
         return Listing([], self.version)
 
+    async def list_objects(self, version: str, plural: str) -> Listing:
+        return Listing([], self.version)
+
     async def list_present(self, version: str, plural: str) -> tuple[set[tuple[str, str]], int]:
         if plural != "shortlinks":
             return set(), self.version

@@ -79,9 +79,12 @@ def test_bad_entries_are_refused_one_by_one_and_the_rest_is_served() -> None:
     entries["/odd"] = {**base, "slug": "odd", "url": "https://e.com/", "redirectCode": 200}
     entries["/misfiled"] = {**base, "slug": "other", "url": "https://e.com/"}
     entries["/raw"] = {**base, "slug": "raw", "url": "https://E.com/ä"}
+    # Entries hold the URL a targetRef resolved to, never the reference itself.
+    entries["/ref"] = {**base, "slug": "ref", "targetRef": {"kind": "Service", "name": "s"}}
     decoded = decode_shard({FORMAT_KEY: FORMAT_VERSION, ROUTES_KEY: json.dumps(entries)})
     assert [r.slug for r in decoded.routes] == ["good"]
-    assert len(decoded.rejected) == 5
+    assert len(decoded.rejected) == 6
+    assert any("never a targetRef" in why for why in decoded.rejected)
 
 
 def test_every_link_field_survives_the_table() -> None:
