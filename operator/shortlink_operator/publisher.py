@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from shortlink_core.api import API_VERSION, MANIFEST_NAME, PLURAL, POLICY_PLURAL
+from shortlink_operator.conditions import describes
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.drift import OwnWrites
 from shortlink_operator.kube import Conflict, Kube, Refused, Shard, TableEvent, Throttled
@@ -476,7 +477,7 @@ class Publisher:
         present = {link.key: link for link in links}
         for key, status in list(self._written.items()):
             link = present.get(key)
-            if link is None or all(link.status.get(k) == v for k, v in status.items()):
+            if link is None or describes(link.status, status):
                 del self._written[key]
 
 
