@@ -4,11 +4,12 @@ served: `Ready` and the routing table are the publisher's alone.
 
 Work is by distinct target, not by link: links sharing a target share one probe and its cached
 result, and a target is probed again `--probe-interval-seconds` after its last probe (targets never
-probed go first, then the longest waiting; a target may be probed up to `STEP_SECONDS` early, so
-targets are probed in batches). Every request (a HEAD, and the GET after a 405 or 501)
-first takes a token from one global budget of `--probe-rate` requests a second, and at most
-`--probe-concurrency` are in flight, so the request rate is bounded however many links and hosts
-there are; with more targets than the rate covers in an interval, the interval stretches.
+probed go first, then the longest waiting; a target may be probed up to `STEP_SECONDS` (at most a
+quarter of the interval) early, so targets are probed in batches). Every request (a HEAD, and
+the GET after a 405 or 501) first takes a token from one global budget of `--probe-rate` requests
+a second, and at most `--probe-concurrency` are in flight, so the request rate is bounded however
+many links and hosts there are; with more targets than the rate covers in an interval, the
+interval stretches.
 
 The operator probes in steps: up to `STEP_SECONDS` worth of requests, then it brings the
 conditions in line with the results (`sync`), so new links are probed and reported within a step
@@ -159,7 +160,7 @@ class Prober:
         now = self._monotonic()
         # Targets due within the coming step are probed now, up to a step's worth: a little
         # early, in batches, rather than a look at every link for each target as it falls due.
-        horizon = now + STEP_SECONDS
+        horizon = now + min(STEP_SECONDS, self._interval / 4)
         due = sorted(
             (self._probed[url].due if url in self._probed else float("-inf"), url)
             for url in targets
