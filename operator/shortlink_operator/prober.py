@@ -135,7 +135,7 @@ class Prober:
         """Probe and write until cancelled."""
         while True:
             if not self._leading():
-                self._shown.clear()  # another process may write meanwhile: trust the statuses
+                self._standing_by()
                 await self._sleep(self._standby_interval())
                 continue
             probed = 0
@@ -288,6 +288,15 @@ class Prober:
                 self._shown[key] = (condition, self._monotonic())
 
         await asyncio.gather(*(worker() for _ in range(WRITE_CONCURRENCY)))
+
+    def _standing_by(self) -> None:
+        # Another process may write meanwhile: trust the statuses, not what was written here.
+        self._shown.clear()
+        self._synced.clear()
+        # The writer reports the targets; a standby's old numbers would count them twice.
+        for state in STATES:
+            self._metrics.targets.labels(state).set(0)
+        self._metrics.target_unreachable_since.set(0)
 
     def _target(self, key: Key, link: IndexedLink) -> str | None:
         known = self._targets.get(key)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from shortlink_localcluster.controlplane import free_port
-from shortlink_operator.http_probe import Answer, Failure, HttpProbe
+from shortlink_operator.http_probe import MAX_HEAD_BYTES, Answer, Failure, HttpProbe
 from tests.probe_targets import TargetServer, target_server
 
 
@@ -85,3 +85,26 @@ async def test_a_name_that_resolves_to_loopback_is_refused(server: TargetServer)
 async def test_a_name_that_does_not_resolve_is_a_dns_failure() -> None:
     answer = await probe(timeout=10)("HEAD", "http://no-such-host.invalid/")
     assert answer.failure in (Failure.DNS_FAILURE, Failure.TIMEOUT)
+
+
+async def test_an_answer_head_over_the_limit_is_refused_unread() -> None:
+    hung_up = asyncio.Event()
+
+    async def bloated(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b"a" * (MAX_HEAD_BYTES * 2))
+        try:
+            await writer.drain()
+            await reader.read()  # until the probe hangs up
+        except OSError:
+            pass  # a reset: the probe hung up
+        finally:
+            writer.close()
+            hung_up.set()
+
+    port = free_port()
+    server = await asyncio.start_server(bloated, "127.0.0.1", port)
+    async with server:
+        answer = await probe(timeout=5)("HEAD", f"http://127.0.0.1:{port}/")
+        await hung_up.wait()
+    assert answer.failure is Failure.PROTOCOL_ERROR

@@ -302,10 +302,17 @@ async def test_metrics_count_links_by_state_and_the_oldest_unreachable() -> None
     assert sample(metrics, since) == int(NOW + clock.now)
 
 
-async def test_a_standby_neither_probes_nor_writes() -> None:
+async def test_a_standby_neither_probes_nor_writes_nor_reports() -> None:
     clock = Clock()
-    kube, fetch = FakeKube(), FakeFetch(clock)
-    task = prober(kube, fetch, [link("x", "https://e.com/ok")], lease=FakeLease(False))
+    kube, fetch = FakeKube(), FakeFetch(clock, {"/gone": MISSING})
+    lease = FakeLease(True)
+    task = prober(kube, fetch, [link("x", "https://e.com/gone")], lease=lease)
+    await task.step()
+    await task.sync()
+    assert sample(kube.metrics, "shortlink_operator_targets", state="unreachable") == 1
+    lease.holding = False  # the Lease went to another process
+    kube.applied.clear()
+    fetch.requests.clear()
     running = asyncio.ensure_future(task.run())
     for _ in range(20):
         await asyncio.sleep(0)
@@ -313,6 +320,9 @@ async def test_a_standby_neither_probes_nor_writes() -> None:
     await asyncio.gather(running, return_exceptions=True)
     assert fetch.requests == []
     assert kube.applied == []
+    assert sample(kube.metrics, "shortlink_operator_targets", state="unreachable") == 0
+    since = "shortlink_operator_target_unreachable_since_timestamp_seconds"
+    assert sample(kube.metrics, since) == 0
 
 
 def most_in_any_window(times: Sequence[float], window: float) -> int:
@@ -356,3 +366,15 @@ async def test_100k_links_to_2000_hosts_never_exceed_the_request_rate() -> None:
     # And the budget is used: the two intervals are busy probing, not idle.
     assert len(times) >= rate * (2 * interval - 60)
     assert sum(1 for _, method, _ in fetch.requests if method == "GET") >= 2000
+
+
+async def test_a_link_with_an_invalid_spec_is_neither_probed_nor_counted() -> None:
+    clock = Clock()
+    kube, fetch = FakeKube(), FakeFetch(clock)
+    invalid = replace(link("bad", "https://e.com/ok"), link=None, error="spec.url: bad")
+    task = prober(kube, fetch, [invalid])
+    assert await task.step() == 0
+    await task.sync()
+    assert fetch.requests == []
+    assert kube.applied == []
+    assert sample(kube.metrics, "shortlink_operator_targets", state="unknown") == 0
