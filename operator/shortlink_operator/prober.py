@@ -172,7 +172,11 @@ class Prober:
 
         async def worker() -> None:
             for url in queue:
-                result = await self._probe(url)
+                try:
+                    result = await self._probe(url)
+                except Exception:  # a surprise in one probe must not stop the others
+                    logger.exception("probing %s failed unexpectedly", url)
+                    continue
                 previous = self._probed.get(url)
                 if previous is None or previous.result != result:
                     self._fresh.add(url)

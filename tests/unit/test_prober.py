@@ -378,3 +378,17 @@ async def test_a_link_with_an_invalid_spec_is_neither_probed_nor_counted() -> No
     assert fetch.requests == []
     assert kube.applied == []
     assert sample(kube.metrics, "shortlink_operator_targets", state="unknown") == 0
+
+
+async def test_a_probe_that_fails_unexpectedly_leaves_the_others_alone() -> None:
+    class FragileFetch(FakeFetch):
+        async def __call__(self, method: str, url: str) -> Answer:
+            if "fragile" in url:
+                raise RuntimeError("a surprise")
+            return await super().__call__(method, url)
+
+    kube, fetch = FakeKube(), FragileFetch(Clock())
+    task = prober(kube, fetch, [link("a", "https://e.com/fragile"), link("b", "https://e.com/ok")])
+    await task.step()
+    await task.sync()
+    assert set(conditions(kube)) == {"b"}
