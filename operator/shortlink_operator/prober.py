@@ -153,8 +153,8 @@ class Prober:
 
     async def step(self) -> int:
         """Probe the targets due now, at most a step's worth; return how many were probed."""
-        links = self._links()
-        targets = {url for link in links if (url := self._target(link.key, link)) is not None}
+        # In a thread for the same reason as `sync`'s look at every link.
+        targets = await asyncio.to_thread(self._targets_of, self._links())
         for url in self._probed.keys() - targets:  # no link points there any more
             del self._probed[url]
         now = self._monotonic()
@@ -199,8 +199,21 @@ class Prober:
 
     async def sync(self, *, until: float | None = None) -> None:
         """Write the conditions that differ from the last results, and update the metrics."""
-        links = self._links()
-        now = self._clock()
+        # Looking at 100,000 links takes a good part of a second of CPU: in a thread, so the
+        # event loop (kopf's watches, the publisher) keeps getting its turns meanwhile. Nothing
+        # else touches the prober's memory until it returns: steps and syncs take turns.
+        pending, counts, oldest = await asyncio.to_thread(
+            self._compare, self._links(), self._clock()
+        )
+        for state, count in counts.items():
+            self._metrics.targets.labels(state).set(count)
+        self._metrics.target_unreachable_since.set(_timestamp(oldest) if oldest else 0)
+        await self._write(pending, until=until)
+
+    def _compare(
+        self, links: Sequence[IndexedLink], now: float
+    ) -> tuple[list[tuple[Key, dict[str, Any]]], dict[State, int], str | None]:
+        """The conditions to write, the links by state, and the oldest unreachable transition."""
         stamp = datetime.fromtimestamp(now, UTC).strftime(TIME_FORMAT)
         pending: list[tuple[Key, dict[str, Any]]] = []
         counts: dict[State, int] = dict.fromkeys(STATES, 0)
@@ -258,12 +271,7 @@ class Prober:
         for known_keys in (self._shown, self._targets, self._synced):
             for key in known_keys.keys() - present:
                 del known_keys[key]
-        for state, count in counts.items():
-            self._metrics.targets.labels(state).set(count)
-        self._metrics.target_unreachable_since.set(
-            _timestamp(min(unreachable_since)) if unreachable_since else 0
-        )
-        await self._write(pending, until=until)
+        return pending, counts, min(unreachable_since, default=None)
 
     async def _write(
         self, pending: Sequence[tuple[Key, dict[str, Any]]], *, until: float | None
@@ -292,6 +300,9 @@ class Prober:
                 self._shown[key] = (condition, self._monotonic())
 
         await asyncio.gather(*(worker() for _ in range(WRITE_CONCURRENCY)))
+
+    def _targets_of(self, links: Sequence[IndexedLink]) -> set[str]:
+        return {url for link in links if (url := self._target(link.key, link)) is not None}
 
     def _standing_by(self) -> None:
         # Another process may write meanwhile: trust the statuses, not what was written here.
