@@ -30,6 +30,12 @@ Module map:
 - `visits`: from Prometheus's answers to the `status.visits` that changed (pure).
 - `visit_reporter`: with `--prometheus-url`, polls Prometheus, writes `status.visits` on a budget.
 - `prometheus`: the one module that talks to Prometheus's HTTP API.
+- `prober`: with `--probe-targets`, probes each distinct link target under a request budget and
+  keeps the `TargetReachable` condition.
+- `probing`: what a probe's answer means, and the condition that says it (pure).
+- `http_probe`: the one module that makes probe requests (one request, its status line).
+- `probe_addresses`: which addresses a probe may connect to (pure).
+- `budget`: the token bucket that paces visits writes, probes and probe writes.
 - `kube`: the one module that talks to the Kubernetes API.
 - `metrics`: what the operator exports to Prometheus, on its own port.
 - `kopf_config`: kopf's own configuration, all explicit.

@@ -3,6 +3,11 @@
 `Ready` summarises a link: True once it is served, False with a CamelCase reason and a message
 otherwise. `lastTransitionTime` changes only when `status` flips, and `desired_status` returns None
 when the object already says what it should, so a pass over unchanged links writes nothing.
+
+The publisher owns `Ready` and the fields beside it; other conditions (`TargetReachable`, written
+by `prober`) belong to their writers. A status write is a merge patch, which replaces the whole
+`conditions` list, so the publisher's write carries the others along as it last saw them, and only
+`Ready` decides whether the publisher has anything to write (`describes`).
 """
 
 from collections.abc import Mapping
@@ -64,17 +69,33 @@ def desired_status(
         "reason": outcome.reason.value,
         "message": outcome.message,
     }
+    others = [
+        other
+        for other in current.get("conditions") or ()
+        if not (isinstance(other, Mapping) and other.get("type") == READY)
+    ]
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "slug": outcome.slug,
         "shortURL": outcome.short_url,
         "aliases": list(outcome.aliases) or None,
-        "conditions": [condition],
+        "conditions": [condition, *others],
     }
     if outcome.resolved_url is not None or current.get("resolvedURL") is not None:
         status["resolvedURL"] = outcome.resolved_url  # None (a merge patch's null) removes it
-    comparable = {key: current.get(key) for key in status}
-    return None if comparable == status else status
+    return None if describes(current, status) else status
+
+
+def describes(current: Mapping[str, Any], written: Mapping[str, Any]) -> bool:
+    """Whether `current` says what the publisher's status `written` says: the same fields and the
+    same `Ready` condition (other conditions, and fields the publisher does not write, aside)."""
+    for key, value in written.items():
+        if key == "conditions":
+            if _find_condition(current.get(key), READY) != _find_condition(value, READY):
+                return False
+        elif current.get(key) != value:
+            return False
+    return True
 
 
 def current_reason(status: Mapping[str, Any]) -> str | None:

@@ -114,6 +114,56 @@ class OperatorConfig:
         default=10.0,
         check=between(0.1, 1000),
     )
+    #: Probe each distinct link target and record TargetReachable (`prober`); off by default.
+    probe_targets: bool = flag(
+        "SHORTLINK_PROBE_TARGETS",
+        "probe every link's target (HEAD, GET on 405) and record the TargetReachable condition; "
+        "requests come from the operator's pod (see the README's SSRF notes)",
+        default=False,
+    )
+    #: The most probe requests per second, over all targets.
+    probe_rate: float = flag(
+        "SHORTLINK_PROBE_RATE",
+        "most probe requests per second, over all targets",
+        default=5.0,
+        check=between(0.01, 1000),
+    )
+    #: How often each distinct target is probed again, in seconds (the rate may stretch it).
+    probe_interval_seconds: float = flag(
+        "SHORTLINK_PROBE_INTERVAL_SECONDS",
+        "how often each distinct target is probed again, seconds",
+        default=3600.0,
+        check=between(1, 30 * 86400),
+    )
+    #: Probe requests in flight at once.
+    probe_concurrency: int = flag(
+        "SHORTLINK_PROBE_CONCURRENCY",
+        "probe requests in flight at once",
+        default=8,
+        check=between(1, 256),
+    )
+    #: Time for one probe request, name resolution to answer head, in seconds.
+    probe_timeout_seconds: float = flag(
+        "SHORTLINK_PROBE_TIMEOUT_SECONDS",
+        "time for one probe request, from name resolution to the answer's headers, seconds",
+        default=5.0,
+        check=between(0.1, 60),
+    )
+    #: Also probe targets that resolve to loopback, private, link-local or other non-public
+    #: addresses. Off: such a target is `Unknown` with reason AddressNotAllowed.
+    probe_private_addresses: bool = flag(
+        "SHORTLINK_PROBE_PRIVATE_ADDRESSES",
+        "also probe targets at loopback, private, link-local and other non-public addresses "
+        "(the cluster's own network: do not enable where internal endpoints are sensitive)",
+        default=False,
+    )
+    #: The most TargetReachable condition writes per second, over all links.
+    probe_writes_per_second: float = flag(
+        "SHORTLINK_PROBE_WRITES_PER_SECOND",
+        "most TargetReachable status writes per second, over all links",
+        default=10.0,
+        check=between(0.1, 1000),
+    )
     #: Who we are in the Lease: the pod name in a cluster, host and pid elsewhere.
     identity: str = flag(
         "POD_NAME", "this process's name in the writer Lease", default_factory=_default_identity

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from shortlink_core.api import MANIFEST_NAME
 from shortlink_operator.bounded import bounded
+from shortlink_operator.conditions import describes
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.declaring import DeclaredLinkWriter
 from shortlink_operator.drift import OwnWrites
@@ -311,5 +312,5 @@ class PassExecutor:
         present = {link.key: link for link in links}
         for key, status in list(self._written.items()):
             link = present.get(key)
-            if link is None or all(link.status.get(k) == v for k, v in status.items()):
+            if link is None or describes(link.status, status):
                 del self._written[key]

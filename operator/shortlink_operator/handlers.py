@@ -21,10 +21,12 @@ import kopf
 from shortlink_core.api import GROUP, PLURAL, POLICY_PLURAL, VERSION
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.drift import follow_table
+from shortlink_operator.http_probe import HttpProbe
 from shortlink_operator.kopf_config import configure
 from shortlink_operator.kube import Kube
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import Indexes, ObjectIndex
+from shortlink_operator.prober import Prober
 from shortlink_operator.prometheus import Prometheus
 from shortlink_operator.publisher import Publisher, inputs_of, now
 from shortlink_operator.referents import read_declaration
@@ -71,6 +73,21 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             leadership=leadership,
         )
         memo.reporting = asyncio.create_task(memo.visits.run(), name="shortlink-visits")
+    if config.probe_targets:  # a task of its own: probes never hold up publishing
+        prober = Prober(
+            kube=kube,
+            fetch=HttpProbe(
+                timeout=config.probe_timeout_seconds,
+                allow_private=config.probe_private_addresses,
+            ),
+            links=memo.indexes.links.snapshot,
+            interval=config.probe_interval_seconds,
+            rate=config.probe_rate,
+            concurrency=config.probe_concurrency,
+            writes_per_second=config.probe_writes_per_second,
+            leadership=leadership,
+        )
+        memo.probing = asyncio.create_task(prober.run(), name="shortlink-probes")
 
 
 @kopf.on.cleanup()
@@ -80,9 +97,8 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         reporting.cancel()
         await asyncio.gather(reporting, return_exceptions=True)
         await memo.visits.close()
-    tasks: list[asyncio.Task[None]] = [
-        task for task in (memo.get("publishing"), memo.get("table_watch")) if task is not None
-    ]
+    running = ("probing", "publishing", "table_watch")
+    tasks: list[asyncio.Task[None]] = [task for task in map(memo.get, running) if task is not None]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,6 +1,7 @@
 """The operator's only door to the Kubernetes API: table ConfigMaps (the shards, the manifest, and
-a watch on both), ShortLink status (and its `visits`), Events, the Lease that elects the one
-writer, and reading (never writing) the objects a targetRef may name.
+a watch on both), ShortLink status (its `visits`, and the prober's `TargetReachable` condition),
+Events, the Lease that elects the one writer, and reading (never writing) the objects a targetRef
+may name.
 
 Every write to a shard or the Lease carries the resourceVersion it was computed from, so a
 concurrent writer makes the API server answer 409 (`Conflict`) instead of being silently
@@ -37,6 +38,9 @@ from shortlink_operator.metrics import OperatorMetrics, observed
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 MERGE_PATCH: Final = {"Content-Type": "application/merge-patch+json"}
+APPLY_PATCH: Final = {"Content-Type": "application/apply-patch+yaml"}
+#: The prober's own field manager: its server-side apply owns the TargetReachable condition only.
+PROBER_FIELD_MANAGER: Final = "shortlink-operator-prober"
 #: Asks a watch for each object's metadata only (the operator knows what its shards hold).
 METADATA_ONLY_WATCH: Final = {
     "Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -242,6 +246,30 @@ class Kube:
                 headers=MERGE_PATCH,
             )
 
+    @observed("apply_condition")
+    async def apply_condition(
+        self, namespace: str, name: str, condition: Mapping[str, Any]
+    ) -> None:
+        """Set one condition of a ShortLink's status by server-side apply, leaving the others
+        (the list is a map keyed by `type`) and every other field as they are; a link deleted
+        meanwhile is not an error."""
+        body = {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": name, "namespace": namespace},
+            "status": {"conditions": [dict(condition)]},
+        }
+        with contextlib.suppress(NotFound):
+            await self._call(
+                "PATCH",
+                API_VERSION,
+                f"{PLURAL}/{name}/status",
+                namespace=namespace,
+                content=json.dumps(body),
+                headers=APPLY_PATCH,
+                params={"fieldManager": PROBER_FIELD_MANAGER, "force": "true"},
+            )
+
     @observed("post_event")
     async def post_event(
         self,
@@ -400,7 +428,7 @@ class Kube:
     ) -> Any:
         params = dict(kwargs.pop("params", {}))
         if method in {"POST", "PATCH", "PUT"}:
-            params["fieldManager"] = FIELD_MANAGER
+            params.setdefault("fieldManager", FIELD_MANAGER)
         api = await self._connected()
         try:
             async with api.call_api(

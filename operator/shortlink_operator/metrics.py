@@ -2,10 +2,11 @@
 
 The operator's health in numbers: how many links end up with each `Ready` reason, how full each
 routing-table shard is against its budget, how long planning and API writes take, which API
-operations fail, and how reading visits from Prometheus goes. `observed` instruments `kube.Kube`'s
-methods; the publisher's `scheduler` counts each pass and its `executor` reports what a pass planned
-and wrote (both are handed these metrics explicitly), `visit_reporter` reports each poll. Every
-label value is bounded: reasons and operations are fixed sets, shards number at most `--shards`.
+operations fail, how reading visits from Prometheus goes, and what probing link targets finds.
+`observed` instruments `kube.Kube`'s methods; the publisher's `scheduler` counts each pass and its
+`executor` reports what a pass planned and wrote (both are handed these metrics explicitly),
+`visit_reporter` reports each poll, `prober` each sync. Every label value is bounded: reasons,
+operations, target states and methods are fixed sets, shards number at most `--shards`.
 """
 
 import functools
@@ -31,6 +32,7 @@ WRITES: Final = (
     "delete_shard",
     "patch_status",
     "patch_visits",
+    "apply_condition",
     "post_event",
     "create_shortlink",
     "patch_shortlink",
@@ -39,6 +41,8 @@ WRITES: Final = (
 OPERATIONS: Final = (*WRITES, "list_shards", "list_shortlinks", "list_scope")
 PASS_RESULTS: Final = ("success", "conflict", "error")
 POLL_RESULTS: Final = ("success", "error")
+#: What the last probe of a link's target found (`probing.STATES`).
+TARGET_STATES: Final = ("reachable", "unreachable", "unknown")
 SECONDS_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -153,6 +157,32 @@ class OperatorMetrics:
             "When visits were last read from Prometheus successfully (Unix time).",
             registry=r,
         )
+        self.targets = Gauge(
+            "shortlink_operator_targets",
+            "ShortLinks by what the last probe of their target found (--probe-targets): "
+            "reachable, unreachable (404, 410, a 5xx, or no answer), or unknown (not probed "
+            "yet, or its address is one the operator may not probe). Links with an invalid "
+            "spec are not counted; all 0 when probing is off.",
+            ["state"],
+            registry=r,
+        )
+        for state in TARGET_STATES:
+            self.targets.labels(state)
+        self.target_unreachable_since = Gauge(
+            "shortlink_operator_target_unreachable_since_timestamp_seconds",
+            "When the longest-unreachable link target became unreachable (Unix time, the "
+            "lastTransitionTime of its TargetReachable condition); 0 when none is.",
+            registry=r,
+        )
+        self.target_probes = Counter(
+            "shortlink_operator_target_probe_requests",
+            "HTTP requests made to probe link targets (HEAD, and GET after a 405 or 501), by "
+            "method; their rate never exceeds --probe-rate.",
+            ["method"],
+            registry=r,
+        )
+        for method in ("HEAD", "GET"):
+            self.target_probes.labels(method)
         Info("shortlink_operator_build", "The operator's version.", registry=r).info(
             {"component": "operator", "version": _version(), "python": platform.python_version()}
         )

@@ -17,10 +17,11 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from shortlink_core.backoff import Backoff
+from shortlink_operator.budget import RateBudget, Sleep
 from shortlink_operator.kube import Kube, Throttled
 from shortlink_operator.leadership import Leadership
 from shortlink_operator.link_index import IndexedLink
@@ -45,38 +46,6 @@ BACKOFF_SECONDS: Final = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0)
 WRITE_CONCURRENCY: Final = 4
 
 logger = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
-class WriteBudget:
-    """A token bucket: on average at most `rate` writes a second, in bursts of at most one second's
-    worth (and at least one write)."""
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self._rate = rate
-        self._capacity = max(1.0, rate)
-        self._tokens = self._capacity
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._updated = monotonic()
-
-    async def take(self) -> None:
-        """Wait until a write may start, and count it."""
-        while True:
-            now = self._monotonic()
-            self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-            self._updated = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return
-            await self._sleep((1 - self._tokens) / self._rate)
 
 
 class VisitReporter:
@@ -103,7 +72,7 @@ class VisitReporter:
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
-        self._budget = WriteBudget(writes_per_second, monotonic=monotonic, sleep=sleep)
+        self._budget = RateBudget(writes_per_second, monotonic=monotonic, sleep=sleep)
         self._queries = queries(lookback_seconds=math.ceil(interval) + LOOKBACK_MARGIN_SECONDS)
         # Visits written but not yet seen back through the watch, so a poll in between does not
         # write them again.

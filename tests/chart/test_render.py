@@ -459,3 +459,60 @@ def test_the_readme_permission_table_is_the_chart_rbac_exactly() -> None:
                     for resource in rule["resources"]:
                         rendered.add((f"{obj['kind']} {_name(obj)}", verb, resource))
     assert _readme_permissions() == rendered
+
+
+def test_target_probes_are_off_by_default_and_their_settings_reach_the_operator() -> None:
+    assert "SHORTLINK_PROBE_TARGETS" not in _operator_env(render(CHART))
+    probes = {
+        "enabled": True,
+        "ratePerSecond": 2,
+        "intervalSeconds": 600,
+        "concurrency": 4,
+        "timeoutSeconds": 3,
+        "privateAddresses": False,
+        "writesPerSecond": 5,
+    }
+    objects = render(CHART, {"operator": {"targetProbes": probes}})
+    env = _operator_env(objects)
+    assert {key: value for key, value in env.items() if "PROBE" in key} == {
+        "SHORTLINK_PROBE_TARGETS": "true",
+        "SHORTLINK_PROBE_RATE": "2",
+        "SHORTLINK_PROBE_INTERVAL_SECONDS": "600",
+        "SHORTLINK_PROBE_CONCURRENCY": "4",
+        "SHORTLINK_PROBE_TIMEOUT_SECONDS": "3",
+        "SHORTLINK_PROBE_PRIVATE_ADDRESSES": "false",
+        "SHORTLINK_PROBE_WRITES_PER_SECOND": "5",
+    }
+
+
+def test_probes_may_leave_the_pod_for_public_addresses_only_by_default() -> None:
+    values = {"operator": {"targetProbes": {"enabled": True}}, "networkPolicy": {"enabled": True}}
+    (policy,) = [
+        p for p in of_kind(render(CHART, values), "NetworkPolicy") if "operator" in _name(p)
+    ]
+    (probes,) = [rule for rule in policy["spec"]["egress"] if "ports" not in rule]
+    blocks = {peer["ipBlock"]["cidr"]: set(peer["ipBlock"]["except"]) for peer in probes["to"]}
+    assert {"10.0.0.0/8", "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10"} <= blocks["0.0.0.0/0"]
+    assert {"fc00::/7", "fe80::/10"} <= blocks["::/0"]
+    closed = {"networkPolicy": {"enabled": True}}
+    (policy,) = [
+        p for p in of_kind(render(CHART, closed), "NetworkPolicy") if "operator" in _name(p)
+    ]
+    assert all("ports" in rule for rule in policy["spec"]["egress"])
+
+
+def test_the_unreachable_targets_alert_takes_its_threshold_from_values(chart: Path) -> None:
+    def expr(values: dict[str, Any]) -> str:
+        (rule,) = of_kind(
+            render(chart, {"monitoring": {"prometheusRule": values}}), "PrometheusRule"
+        )
+        (alert,) = [
+            r
+            for g in rule["spec"]["groups"]
+            for r in g["rules"]
+            if r.get("alert") == "ShortlinkTargetsUnreachable"
+        ]
+        return str(alert["expr"])
+
+    assert expr({"enabled": True}).endswith("> 3600")
+    assert expr({"enabled": True, "targetUnreachableSeconds": 900}).endswith("> 900")

@@ -206,7 +206,7 @@ def test_alert_expressions_match_only_what_happened(
     prometheus: Prometheus, traffic: Traffic
 ) -> None:
     rules = alert_rules()
-    assert len(rules) == 8
+    assert len(rules) == 9
     matching = {alert for alert, expr in rules.items() if prometheus.query(expr)}
     assert matching == EXPECTED_ALERTS
     [conflicts] = prometheus.query(rules["ShortlinkLinksInConflict"])

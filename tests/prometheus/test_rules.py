@@ -17,7 +17,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 def test_promtool_check_rules_passes() -> None:
     result = promtool("check", "rules", str(RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout
+    assert "SUCCESS: 9 rules found" in result.stdout
 
 
 def test_promtool_rule_unit_tests_pass() -> None:
@@ -28,6 +28,6 @@ def test_promtool_rule_unit_tests_pass() -> None:
 def test_every_alert_has_a_unit_test_that_fires_it() -> None:
     rules, tests = RULES.read_text(), UNIT_TESTS.read_text()
     alerts = [line.split(":", 1)[1].strip() for line in rules.splitlines() if "- alert:" in line]
-    assert len(alerts) == 8
+    assert len(alerts) == 9
     for alert in alerts:
         assert f"alertname: {alert}\n        exp_alerts:\n          - exp_labels" in tests, alert

@@ -1,6 +1,6 @@
 """Status shaped by the API conventions: Ready, reasons, observedGeneration, transition times."""
 
-from shortlink_operator.conditions import Outcome, Reason, desired_status
+from shortlink_operator.conditions import Outcome, Reason, describes, desired_status
 
 PUBLISHED = Outcome(
     True, Reason.PUBLISHED, "served at http://s/x", slug="x", short_url="http://s/x"
@@ -48,3 +48,43 @@ def test_transition_time_moves_only_when_ready_flips() -> None:
     assert lost["conditions"][0]["lastTransitionTime"] == "T3"
     assert lost["conditions"][0]["status"] == "False"
     assert (lost["slug"], lost["shortURL"]) == (None, None)
+
+
+REACHABLE = {
+    "type": "TargetReachable",
+    "status": "True",
+    "observedGeneration": 1,
+    "lastTransitionTime": "T0",
+    "reason": "HTTP200",
+    "message": "HEAD answered 200",
+}
+
+
+def test_a_ready_write_keeps_the_other_conditions() -> None:
+    # The prober writes TargetReachable; a merge patch replaces the whole list, so the
+    # publisher's write must carry it along or it would erase it.
+    published = desired_status({}, PUBLISHED, generation=1, now="T1")
+    assert published is not None
+    current = {**published, "conditions": [*published["conditions"], REACHABLE]}
+    lost = desired_status(current, CONFLICT, generation=1, now="T2")
+    assert lost is not None
+    assert [c["type"] for c in lost["conditions"]] == ["Ready", "TargetReachable"]
+    assert lost["conditions"][1] == REACHABLE
+
+
+def test_another_condition_alone_is_no_reason_to_write() -> None:
+    published = desired_status({}, PUBLISHED, generation=1, now="T1")
+    assert published is not None
+    with_probe = {**published, "conditions": [REACHABLE, *published["conditions"]]}
+    assert desired_status(with_probe, PUBLISHED, generation=1, now="T2") is None
+
+
+def test_describes_compares_ready_and_the_publishers_fields_only() -> None:
+    published = desired_status({}, PUBLISHED, generation=1, now="T1")
+    assert published is not None
+    seen = {**published, "conditions": [*published["conditions"], REACHABLE], "visits": {}}
+    assert describes(seen, published)
+    assert not describes({**seen, "slug": "y"}, published)
+    conflict = desired_status(published, CONFLICT, generation=1, now="T2")
+    assert conflict is not None
+    assert not describes(seen, conflict)

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from shortlink_operator.budget import RateBudget
 from shortlink_operator.kube import Kube
 from shortlink_operator.link_index import IndexedLink, index_link
 from shortlink_operator.prometheus import PrometheusUnavailable
-from shortlink_operator.visit_reporter import VisitReporter, WriteBudget
+from shortlink_operator.visit_reporter import VisitReporter
 from shortlink_operator.visits import Visits
 from tests.unit.test_operator_metrics import sample
 
@@ -106,7 +107,7 @@ def reporter(
 
 async def test_the_budget_paces_writes_at_its_rate_after_one_seconds_burst() -> None:
     clock = Clock()
-    budget = WriteBudget(4.0, monotonic=clock.monotonic, sleep=clock.sleep)
+    budget = RateBudget(4.0, monotonic=clock.monotonic, sleep=clock.sleep)
     for _ in range(4 + 20):
         await budget.take()
     assert clock.now == pytest.approx(20 / 4.0)
@@ -114,7 +115,7 @@ async def test_the_budget_paces_writes_at_its_rate_after_one_seconds_burst() -> 
 
 async def test_a_budget_below_one_write_a_second_still_writes() -> None:
     clock = Clock()
-    budget = WriteBudget(0.5, monotonic=clock.monotonic, sleep=clock.sleep)
+    budget = RateBudget(0.5, monotonic=clock.monotonic, sleep=clock.sleep)
     for _ in range(3):
         await budget.take()
     assert clock.now == pytest.approx(4.0)
