@@ -5,6 +5,7 @@ The operator and a redirector run as real processes against it (the `stack` fixt
 tests do not see each other's links.
 """
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -27,19 +28,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.cluster)
 
 
-@pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+@contextlib.contextmanager
+def started_control_plane(workdir: Path) -> Iterator[ControlPlane]:
+    """A control plane with the CRDs installed, stopped on exit."""
     cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache"))
-    control_plane = ControlPlane(
-        workdir=tmp_path_factory.mktemp("control-plane"),
-        kube_apiserver=ensure_kube_apiserver(cache),
-    )
+    control_plane = ControlPlane(workdir=workdir, kube_apiserver=ensure_kube_apiserver(cache))
     control_plane.start()
     try:
         install_crds(control_plane)
         yield control_plane
     finally:
         control_plane.stop()
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    with started_control_plane(tmp_path_factory.mktemp("control-plane")) as control_plane:
+        yield control_plane
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,10 @@ ShortLink gets its `TargetReachable` condition while `Ready` and serving stay as
 The server is loopback, which the prober refuses by default (`tests/unit/test_http_probe.py`
 shows it), so this operator runs with `--probe-private-addresses`: that flag is what makes
 probing 127.0.0.1 possible at all.
+
+A probing operator probes every link it can see, so this module has a control plane of its own:
+the links other tests leave in the session's cluster (example.com and the like) are never probed,
+and every request goes to the server on 127.0.0.1.
 """
 
 import secrets
@@ -17,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import Stack
+from tests.cluster.conftest import started_control_plane
 from tests.cluster.helpers import Cluster, eventually, served, shortlink
 from tests.probe_targets import TargetServer, target_server
 
@@ -40,6 +45,13 @@ EXPECTED = {
     "/broken": ("False", "HTTP503"),
     "/slow": ("False", "Timeout"),
 }
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """This module's own: only its links exist there (see the module docstring)."""
+    with started_control_plane(tmp_path_factory.mktemp("probe-control-plane")) as control_plane:
+        yield control_plane
 
 
 @pytest.fixture(scope="module")
