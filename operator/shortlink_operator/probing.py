@@ -50,9 +50,13 @@ class ProbeResult:
 
 
 def probe_target(link: IndexedLink) -> str | None:
-    """The URL to probe for `link`, or None when its spec is invalid."""
+    """The URL to probe for `link`, or None when its spec is invalid or its `targetRef` has not
+    resolved (a `targetRef` link is probed at the URL its status shows, `resolvedURL`)."""
     if link.link is None:
         return None
+    if link.link.target is not None:
+        resolved = link.status.get("resolvedURL")
+        return resolved if isinstance(resolved, str) and resolved else None
     return render(link.link.url, suffix="", query="")
 
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from shortlink_core.link import Link
+from shortlink_core.link import Link, TargetRef
 from shortlink_operator.http_probe import Answer, Failure
 from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.prober import SEEN_GRACE_SECONDS, Prober
+from shortlink_operator.probing import probe_target
 from tests.unit.test_operator_metrics import sample
 
 NOW = 1_780_000_000.0
@@ -392,3 +393,11 @@ async def test_a_probe_that_fails_unexpectedly_leaves_the_others_alone() -> None
     await task.step()
     await task.sync()
     assert set(conditions(kube)) == {"b"}
+
+
+def test_a_target_ref_link_is_probed_at_its_resolved_url_and_not_before() -> None:
+    ref = TargetRef(kind="Service", name="web")
+    unresolved = replace(link("svc", ""), link=Link(url="", slug="svc", target=ref))
+    resolved = replace(unresolved, status={"resolvedURL": "https://web.example.com/"})
+    assert probe_target(unresolved) is None
+    assert probe_target(resolved) == "https://web.example.com/"
