@@ -28,7 +28,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 #: A small shard budget, so a test can fill a shard past 80 % of it with a few links (the operator
-#: exports it as the capacity the alert divides by); no grace period, so deleted links leave their shard at once.
+#: exports it as the capacity the alert divides by); no grace period, so deleted links leave
+#: their shard at once.
 SHARD_BUDGET = 8192
 OPERATOR_ARGS = ("--shard-budget-bytes", str(SHARD_BUDGET), "--slug-grace-seconds", "0")
 
