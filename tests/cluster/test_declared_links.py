@@ -3,7 +3,8 @@ creates the ShortLink (owned by the object, pointing back at it), keeps it as de
 with the annotation, and reports conflicts as Events on the annotated object.
 
 There is no kube-controller-manager here, so the garbage collection of a link whose object is
-deleted is shown by its ownerReference, and the link is then deleted as the collector would.
+deleted is shown by its ownerReference, and the link is then deleted as the collector would (the
+node tier, where kube-controller-manager runs, shows the collector doing it).
 """
 
 import json

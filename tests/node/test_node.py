@@ -226,6 +226,44 @@ def test_deleting_a_namespace_with_links_finishes_and_its_links_leave(release: R
             eventually(partial(_gone, base, slug), timeout=30)
 
 
+def test_a_link_declared_on_a_service_is_served_and_collected_with_it(release: Release) -> None:
+    """The chart's operator (its own RBAC) creates the ShortLink an annotation declares; the
+    node's garbage collector deletes it with its Service, and every replica stops serving it."""
+    namespace = new_namespace(release, "declared")
+    slug = f"svc-{secrets.token_hex(3)}"
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "web",
+            "annotations": {
+                "shortlink.dev/slug": slug,
+                "shortlink.dev/base-url": "https://web.example.com/",
+            },
+        },
+        "spec": {"type": "ClusterIP", "ports": [{"port": 80}]},
+    }
+    release.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(service))
+    release.kubectl(
+        "wait", "-n", namespace, "--for=create", "--timeout=60s", "shortlink/service-web"
+    )
+    release.kubectl(
+        "wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s", "shortlink/service-web"
+    )
+    urls = release.redirector_urls()
+    for base in urls:
+        eventually(partial(_served, base, slug, "https://web.example.com/"), timeout=30)
+    release.kubectl("delete", "service", "-n", namespace, "web")
+
+    def collected() -> None:
+        found = release.kubectl("get", "shortlinks", "-n", namespace, "-o", "name")
+        assert found.strip() == "", found
+
+    eventually(collected, timeout=60)
+    for base in urls:
+        eventually(partial(_gone, base, slug), timeout=30)
+
+
 def service_monitor_targets(release: Release) -> dict[str, list[str]]:
     """For each of the release's ServiceMonitors: the address of every endpoint of the port it
     names, on every Service it selects, as prometheus-operator would discover them."""
