@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from shortlink_core.backoff import Backoff
-from shortlink_operator.kube import Kube, TableEvent, WatchExpired
+from shortlink_core.table_watch import WatchExpired
+from shortlink_operator.kube import Kube, TableEvent
 
 BACKOFF_SECONDS: Final = (0.5, 1, 2, 4, 8, 15, 30)
 #: Versions remembered per ConfigMap: while the event loop is busy (a bulk create), the events of

@@ -34,6 +34,13 @@ from shortlink_core.api import (
     TABLE_LABEL,
     TABLE_OBJECTS_SELECTOR,
 )
+from shortlink_core.table_watch import (
+    WATCH_READ_MARGIN_SECONDS,
+    WATCH_SECONDS,
+    WatchExpired,
+    watch_events,
+    watch_params,
+)
 from shortlink_operator.metrics import OperatorMetrics, observed
 
 REQUEST_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
@@ -50,10 +57,10 @@ METADATA_ONLY_LIST: Final = {
     "Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 }
 LEASE_API: Final = "coordination.k8s.io/v1"
-#: The server ends each watch after WATCH_SECONDS; a read that waits longer than that plus a
-#: margin means the connection stalled silently, and the watch is started again.
-WATCH_SECONDS: Final = 240
-WATCH_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=WATCH_SECONDS + 30, write=10.0, pool=10.0)
+#: A read that waits past the server's end of the watch means the connection stalled silently.
+WATCH_TIMEOUT: Final = httpx.Timeout(
+    connect=10.0, read=WATCH_SECONDS + WATCH_READ_MARGIN_SECONDS, write=10.0, pool=10.0
+)
 
 
 class Conflict(Exception):
@@ -62,10 +69,6 @@ class Conflict(Exception):
 
 class NotFound(Exception):
     """The object does not exist (any more)."""
-
-
-class WatchExpired(Exception):
-    """The resourceVersion is too old to watch from (410 Gone): start from a new one."""
 
 
 class Refused(Exception):
@@ -154,13 +157,6 @@ class Kube:
     async def watch_table(self, resource_version: str) -> AsyncIterator[TableEvent]:
         """Changes to the routing-table ConfigMaps after `resource_version` (names and versions,
         not data), until the server ends the watch; `WatchExpired` when that version is too old."""
-        params = {
-            "labelSelector": TABLE_OBJECTS_SELECTOR,
-            "watch": "true",
-            "resourceVersion": resource_version,
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(WATCH_SECONDS),
-        }
         api = await self._connected()
         try:
             async with api.call_api(
@@ -168,14 +164,18 @@ class Kube:
                 version="v1",
                 namespace=self.namespace,
                 url="configmaps",
-                params=params,
+                params=watch_params(resource_version),
                 headers=METADATA_ONLY_WATCH,
                 stream=True,
                 timeout=WATCH_TIMEOUT,
             ) as response:
-                async for line in response.aiter_lines():
-                    if line:
-                        yield _table_event(json.loads(line))
+                async for kind, obj in watch_events(response.aiter_lines()):
+                    meta = obj["metadata"]
+                    yield TableEvent(
+                        kind=kind,
+                        name=meta.get("name", ""),
+                        resource_version=meta["resourceVersion"],
+                    )
         except kr8s.ServerError as error:
             if error.response is not None and error.response.status_code == 410:
                 raise WatchExpired(str(error)) from error
@@ -466,18 +466,6 @@ def _shard(item: Mapping[str, Any]) -> Shard:
     meta = item["metadata"]
     return Shard(
         name=meta["name"], resource_version=meta["resourceVersion"], data=item.get("data") or {}
-    )
-
-
-def _table_event(raw: Mapping[str, Any]) -> TableEvent:
-    kind, obj = raw["type"], raw["object"]
-    if kind == "ERROR":
-        if obj.get("code") == 410:
-            raise WatchExpired(obj.get("message", "resource version expired"))
-        raise RuntimeError(f"watch error: {obj.get('message', obj)}")
-    meta = obj["metadata"]
-    return TableEvent(
-        kind=kind, name=meta.get("name", ""), resource_version=meta["resourceVersion"]
     )
 
 

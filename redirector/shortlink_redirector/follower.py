@@ -24,7 +24,8 @@ from shortlink_core.table import (
     encode_manifest,
     shard_digest,
 )
-from shortlink_redirector.kube import ShardSource, WatchExpired
+from shortlink_core.table_watch import WatchExpired
+from shortlink_redirector.kube import ShardSource
 from shortlink_redirector.state import RedirectorState
 from shortlink_redirector.table import RoutingTable, ShardContent
 

@@ -5,7 +5,6 @@ they were written). Read-only, and limited to one namespace and one label select
 redirector needs nothing but `get`, `list` and `watch` on ConfigMaps in that namespace.
 """
 
-import json
 import warnings
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -16,16 +15,19 @@ import kr8s
 import kr8s.asyncio
 
 from shortlink_core.api import TABLE_OBJECTS_SELECTOR
+from shortlink_core.table_watch import (
+    WATCH_READ_MARGIN_SECONDS,
+    WATCH_SECONDS,
+    WatchExpired,
+    watch_events,
+    watch_params,
+)
 
 LIST_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
-#: The server ends each watch after WATCH_SECONDS; a read that waits longer than that plus a
-#: margin means the connection stalled silently, and the watch is started again.
-WATCH_SECONDS: Final = 240
-WATCH_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=WATCH_SECONDS + 30, write=10.0, pool=5.0)
-
-
-class WatchExpired(Exception):
-    """The resourceVersion is too old to watch from (410 Gone): list again."""
+#: A read that waits past the server's end of the watch means the connection stalled silently.
+WATCH_TIMEOUT: Final = httpx.Timeout(
+    connect=5.0, read=WATCH_SECONDS + WATCH_READ_MARGIN_SECONDS, write=10.0, pool=5.0
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +83,6 @@ class ShardSource:
 
     async def watch(self, resource_version: str) -> AsyncIterator[ShardEvent]:
         """Changes after `resource_version`, until the server ends the watch."""
-        params = {
-            "labelSelector": TABLE_OBJECTS_SELECTOR,
-            "watch": "true",
-            "resourceVersion": resource_version,
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(WATCH_SECONDS),
-        }
         api = await self._connected()
         try:
             async with api.call_api(
@@ -95,29 +90,19 @@ class ShardSource:
                 version="v1",
                 namespace=self._namespace,
                 url="configmaps",
-                params=params,
+                params=watch_params(resource_version),
                 stream=True,
                 timeout=WATCH_TIMEOUT,
             ) as response:
-                async for line in response.aiter_lines():
-                    if line:
-                        yield _event(json.loads(line))
+                async for kind, obj in watch_events(response.aiter_lines()):
+                    meta = obj["metadata"]
+                    yield ShardEvent(
+                        kind=kind,
+                        name=meta.get("name", ""),
+                        resource_version=meta["resourceVersion"],
+                        data=obj.get("data") or {},
+                    )
         except kr8s.ServerError as error:
             if error.response is not None and error.response.status_code == 410:
                 raise WatchExpired(str(error)) from error
             raise
-
-
-def _event(raw: Mapping[str, Any]) -> ShardEvent:
-    kind, obj = raw["type"], raw["object"]
-    if kind == "ERROR":
-        if obj.get("code") == 410:
-            raise WatchExpired(obj.get("message", "resource version expired"))
-        raise RuntimeError(f"watch error: {obj.get('message', obj)}")
-    meta = obj["metadata"]
-    return ShardEvent(
-        kind=kind,
-        name=meta.get("name", ""),
-        resource_version=meta["resourceVersion"],
-        data=obj.get("data") or {},
-    )
