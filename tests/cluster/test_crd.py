@@ -9,7 +9,7 @@ import json
 import pytest
 
 from shortlink_localcluster.stack import Stack
-from tests.cluster.helpers import Cluster, shortlink
+from tests.cluster.helpers import Cluster, eventually, shortlink
 
 
 @pytest.mark.parametrize(
@@ -191,7 +191,13 @@ def test_the_category_lists_shortlinks(cluster: Cluster) -> None:
 
 
 def test_kubectl_explain_documents_every_spec_field(cluster: Cluster) -> None:
-    explained = cluster.kubectl("explain", "shortlink.spec", namespace=None).stdout
+    # The API server publishes a new CRD's OpenAPI schema a moment after it is Established.
+    def explain() -> str:
+        result = cluster.kubectl("explain", "shortlink.spec", namespace=None, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    explained = eventually(explain, timeout=60)
     fields = (
         "url",
         "slug",
