@@ -6,7 +6,9 @@ and seeded with one LIST each before the first pass (`seeding`; see `link_index`
 operator keeps them, not kopf). Event handlers only update an index and, when what a plan reads
 changed, ask the publisher for a pass (or, when kopf lists a kind again after a watch gap, for a
 re-listing that forgets what was deleted); no handler writes to a ShortLink itself, and none is a
-change-detecting handler, so kopf adds no finalizer and no annotations.
+change-detecting handler, so kopf adds no finalizer and no annotations. Event handlers are
+coroutines: kopf runs a plain function in a worker thread, where the indexes would change under a
+pass reading them and the publisher's asyncio calls have no event loop.
 
 An Ingress, HTTPRoute, Service or Gateway change asks for a pass only when a link refers to the
 object (`Indexes.referenced`) or the object declares a link by annotation: the rest of a
@@ -107,37 +109,37 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def link_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+async def link_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take(memo, memo.indexes.links, body, type, kind=PLURAL)
 
 
 @kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
-def policy_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+async def policy_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take(memo, memo.indexes.policies, body, type, kind=POLICY_PLURAL)
 
 
 @kopf.on.event("", "v1", "namespaces")
-def namespace_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+async def namespace_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take(memo, memo.indexes.namespaces, body, type, kind="namespaces")
 
 
 @kopf.on.event("networking.k8s.io", "v1", "ingresses")
-def ingress_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+async def ingress_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take_referent(memo, memo.indexes.ingresses, body, type, kind="Ingress")
 
 
 @kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes")
-def httproute_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+async def httproute_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take_referent(memo, memo.indexes.httproutes, body, type, kind="HTTPRoute")
 
 
 @kopf.on.event("gateway.networking.k8s.io", "v1", "gateways")
-def gateway_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+async def gateway_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take_referent(memo, memo.indexes.gateways, body, type, kind="Gateway")
 
 
 @kopf.on.event("", "v1", "services")
-def service_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
+async def service_changed(memo: kopf.Memo, body: kopf.Body, type: str | None, **_: Any) -> None:
     _take_referent(memo, memo.indexes.services, body, type, kind="Service")
 
 
