@@ -24,7 +24,7 @@ from shortlink_localcluster.node import (
     delete_network,
     node_control_plane,
 )
-from shortlink_localcluster.stack import REPO, kubectl
+from shortlink_localcluster.stack import REPO, KubectlError, kubectl
 from shortlink_localcluster.tools import ensure_helm, third_party_crds
 
 IMAGE_TAG: Final = "node-tier"  # the tag `make node-deps` builds
@@ -98,7 +98,7 @@ def installed(workdir: Path, cache: Path) -> Iterator[Release]:
         plane.start()
         # prometheus-operator's CRDs (the chart's own CRDs come with `helm install`).
         for crd in third_party_crds(cache):
-            kubectl(plane, "apply", "--server-side", "-f", str(crd))
+            _apply_crd(plane, crd)
         node.start()
         release = Release(plane=plane, node=node, helm=helm)
         install(release)
@@ -107,6 +107,18 @@ def installed(workdir: Path, cache: Path) -> Iterator[Release]:
         node.stop()
         plane.stop()
         delete_network()
+
+
+def _apply_crd(plane: ControlPlane, crd: Path) -> None:
+    """Apply a CRD, again if the connection drops: an API server that has just started on a busy
+    machine has cut one ("http2: client connection lost")."""
+    for attempt in range(5):
+        result = kubectl(plane, "apply", "--server-side", "-f", str(crd), check=False)
+        if result.returncode == 0:
+            return
+        if "Unable to connect to the server" not in result.stderr or attempt == 4:
+            raise KubectlError(result)
+        time.sleep(2)
 
 
 def install(release: Release) -> None:

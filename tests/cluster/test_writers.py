@@ -33,6 +33,8 @@ def assert_exact(cluster: Cluster, stack: Stack, prefix: str, count: int) -> Non
         ).items()
         if entry["namespace"] == cluster.namespace
     }
+    # When each link last changed is the API server's time of the create (tests/cluster/test_links).
+    assert all(entry.pop("changed") > 0 for entry in mine.values())
     assert mine == {
         f"{prefix}-{i}": {
             "url": bulk.bulk_url(prefix, i),

@@ -190,6 +190,8 @@ def test_table_and_operator_panels(prometheus: Prometheus, traffic: Traffic) -> 
         "Suspended": 0,
         "Scheduled": 0,
         "Expired": 0,
+        "TargetNotFound": 0,
+        "TargetUnresolvable": 0,
     }
     [[published]] = run_panel(prometheus, traffic, "Seconds since the last successful publish")
     assert 0 <= float(published["value"][1]) < 120
