@@ -183,6 +183,6 @@ def test_with_prometheus_away_statuses_stay_and_links_are_still_published(
     slug = f"later-{cluster.namespace}"
     cluster.apply(shortlink("later", "https://example.com/later", slug=slug))
     served(reporting, slug, "https://example.com/later")
-    assert cluster.ready("later")["reason"] == "Published"
+    cluster.wait_reason("later", "Published", timeout=30)  # the status follows the table write
     assert cluster.get("shortlink", "followed")["status"]["visits"] == before
     reporting.operator.check_running()
