@@ -101,7 +101,7 @@ def test_two_links_with_one_slug_are_never_both_served(
     assert f"ShortLink {cluster.namespace}/first" in condition["message"]
     assert cluster.get("shortlink", "second", namespace=other)["status"].get("shortURL") is None
     assert follow(stack, slug) == (302, "https://first.example/")
-    assert cluster.ready("first")["reason"] == "Published"
+    cluster.wait_reason("first", "Published")
 
     # The owner goes away: the other link takes the slug over.
     cluster.kubectl("delete", "shortlink", "first")

@@ -44,7 +44,7 @@ def test_the_first_claim_keeps_the_slug_and_the_second_is_told_who_owns_it(
     assert condition["status"] == "False"
     assert f"already served by ShortLink {first}/owner" in condition["message"]
     assert follow(stack, slug) == (302, "https://owner.example/")
-    assert cluster.ready("owner", namespace=first)["reason"] == "Published"
+    cluster.wait_reason("owner", "Published", namespace=first)
     assert "SlugConflict" in event_reasons(cluster, "newcomer", second)
     assert "SlugContested" in event_reasons(cluster, "owner", first)
 
