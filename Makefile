@@ -111,7 +111,7 @@ test-node: deps chart-tools node-deps ## Only the node tier: images, a real kube
 # shortlink operator may run there meanwhile; the tests that stop the API server are deselected.
 EXTERNAL_TESTS ?= tests/cluster
 .PHONY: test-external
-test-external: deps chart-tools ## The cluster tier ($$EXTERNAL_TESTS) against the existing cluster of $$KUBECONFIG.
+test-external: deps chart-tools ## The cluster tier (EXTERNAL_TESTS, default all of it) against the existing cluster of KUBECONFIG.
 	@test -n "$(KUBECONFIG)" || { echo "test-external: set KUBECONFIG to the cluster's kubeconfig" >&2; exit 2; }
 	SHORTLINK_TEST_KUBECONFIG="$(KUBECONFIG)" $(VENV)/bin/pytest $(EXTERNAL_TESTS) $(PYTEST_ARGS)
 

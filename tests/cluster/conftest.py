@@ -106,8 +106,7 @@ def stack(control_plane: ClusterAccess) -> Iterator[Stack]:
     stack.start()
     yield stack
     stack.stop()
-    if external:
-        delete_namespaces(control_plane, [stack.namespace])
+    delete_external_namespaces(control_plane, [stack.namespace])
 
 
 @pytest.fixture
@@ -115,14 +114,15 @@ def cluster(control_plane: ClusterAccess, request: pytest.FixtureRequest) -> Ite
     """kubectl and helpers, in a fresh namespace named after the test."""
     cluster = Cluster(control_plane, prefix=request.node.name)
     yield cluster
+    delete_external_namespaces(control_plane, cluster.namespaces)
+
+
+def delete_external_namespaces(control_plane: ClusterAccess, names: list[str]) -> None:
+    """On an external cluster, delete namespaces the tests created (without waiting: links carry
+    no finalizer, so the cluster's namespace controller finishes it). A local control plane is
+    thrown away whole."""
     if external_kubeconfig() is not None:
-        delete_namespaces(control_plane, cluster.namespaces)
-
-
-def delete_namespaces(control_plane: ClusterAccess, names: list[str]) -> None:
-    """Delete what a test created on an external cluster (without waiting: links carry no
-    finalizer, so the cluster's namespace controller finishes it)."""
-    kubectl(control_plane, "delete", "namespace", "--wait=false", "--ignore-not-found", *names)
+        kubectl(control_plane, "delete", "namespace", "--wait=false", "--ignore-not-found", *names)
 
 
 @pytest.fixture

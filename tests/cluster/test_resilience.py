@@ -15,11 +15,12 @@ from tests.cluster.helpers import Cluster, eventually, follow, served, shortlink
 
 
 @pytest.fixture
-def own_stack(control_plane: ControlPlane) -> Iterator[Stack]:
-    """A second redirector (and no operator of its own), for tests that stop things."""
-    stack = Stack(control_plane)
-    yield stack
-    stack.stop()
+def own_stack(control_plane: ControlPlane, stack: Stack) -> Iterator[Stack]:
+    """A second redirector of `stack`'s table (and no operator of its own), for tests that stop
+    things."""
+    own = Stack(control_plane, namespace=stack.namespace)
+    yield own
+    own.stop()
 
 
 @pytest.mark.local_control_plane  # stops the API server
