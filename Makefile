@@ -107,6 +107,14 @@ test: lint kube-apiserver chart-tools prometheus browser node-deps ## Lint, then
 test-node: deps chart-tools node-deps ## Only the node tier: images, a real kubelet node, the chart installed with helm.
 	$(VENV)/bin/pytest tests/node $(PYTEST_ARGS)
 
+# The cluster tier against an existing cluster (external mode, tests/cluster/conftest.py): no other
+# shortlink operator may run there meanwhile; the tests that stop the API server are deselected.
+EXTERNAL_TESTS ?= tests/cluster
+.PHONY: test-external
+test-external: deps chart-tools ## The cluster tier (EXTERNAL_TESTS, default all of it) against the existing cluster of KUBECONFIG.
+	@test -n "$(KUBECONFIG)" || { echo "test-external: set KUBECONFIG to the cluster's kubeconfig" >&2; exit 2; }
+	SHORTLINK_TEST_KUBECONFIG="$(KUBECONFIG)" $(VENV)/bin/pytest $(EXTERNAL_TESTS) $(PYTEST_ARGS)
+
 .PHONY: test-unit
 test-unit: deps ## Only the unit and component tiers (no control plane).
 	$(VENV)/bin/pytest tests/unit tests/component $(PYTEST_ARGS)

@@ -13,7 +13,7 @@ from typing import Any, Final
 import httpx
 
 from shortlink_core.api import API_VERSION, PLURAL, TABLE_LABEL_SELECTOR
-from shortlink_localcluster.controlplane import ControlPlane
+from shortlink_localcluster.access import ClusterAccess
 
 PAGE: Final = 2000
 
@@ -27,7 +27,7 @@ def bulk_url(prefix: str, index: int) -> str:
 
 
 async def create_links(
-    control_plane: ControlPlane, namespace: str, count: int, *, prefix: str, concurrency: int = 24
+    control_plane: ClusterAccess, namespace: str, count: int, *, prefix: str, concurrency: int = 24
 ) -> None:
     """Create ShortLinks `<prefix>-<n>` for n in 0..count-1, serving `bulk_url(prefix, n)`."""
     pending = iter(range(count))
@@ -55,7 +55,7 @@ async def create_links(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def delete_links(control_plane: ControlPlane, namespace: str) -> None:
+async def delete_links(control_plane: ClusterAccess, namespace: str) -> None:
     """Delete every ShortLink of `namespace`, and return once none is left."""
     async with control_plane.admin_client(timeout=300) as client:
         for _ in range(10):
@@ -105,7 +105,7 @@ class Readiness:
     reasons: dict[str, int]
 
 
-async def readiness(control_plane: ControlPlane, namespace: str) -> Readiness:
+async def readiness(control_plane: ClusterAccess, namespace: str) -> Readiness:
     reasons: dict[str, int] = {}
     total = 0
     async with control_plane.admin_client(timeout=120) as client:
@@ -117,7 +117,7 @@ async def readiness(control_plane: ControlPlane, namespace: str) -> Readiness:
     return Readiness(total=total, reasons=reasons)
 
 
-async def table(control_plane: ControlPlane, namespace: str) -> dict[str, dict[str, str]]:
+async def table(control_plane: ClusterAccess, namespace: str) -> dict[str, dict[str, str]]:
     """The routing-table ConfigMaps' data, by name."""
     async with control_plane.admin_client(timeout=120) as client:
         path = f"/api/v1/namespaces/{namespace}/configmaps"
@@ -136,7 +136,7 @@ def routes(shards: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
     return entries
 
 
-async def api_writes(control_plane: ControlPlane) -> dict[str, float]:
+async def api_writes(control_plane: ClusterAccess) -> dict[str, float]:
     """Writes the API server has served so far, by resource (from its own /metrics)."""
     async with control_plane.admin_client(timeout=30) as client:
         response = await client.get("/metrics")

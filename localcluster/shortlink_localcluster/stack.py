@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from shortlink_localcluster.controlplane import ControlPlane, free_port
+from shortlink_localcluster.access import ClusterAccess
+from shortlink_localcluster.controlplane import free_port
 from shortlink_localcluster.processes import Process, wait_until
 
 REPO: Final = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ class KubectlError(subprocess.CalledProcessError):
 
 
 def kubectl(
-    control_plane: ControlPlane,
+    control_plane: ClusterAccess,
     *args: str,
     stdin: str | None = None,
     check: bool = True,
@@ -61,7 +62,7 @@ def kubectl(
     return result
 
 
-def install_crds(control_plane: ControlPlane) -> None:
+def install_crds(control_plane: ClusterAccess) -> None:
     kubectl(control_plane, "apply", "--server-side", "--field-manager=shortlink", "-f", str(CRDS))
     kubectl(
         control_plane,
@@ -96,7 +97,7 @@ def http_status(url: str, *, timeout: float = 2.0) -> int | None:
 class Stack:
     """The operator and one redirector, running as processes against `control_plane`."""
 
-    control_plane: ControlPlane
+    control_plane: ClusterAccess
     namespace: str = SYSTEM_NAMESPACE
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
@@ -208,7 +209,7 @@ class Stack:
         )
 
 
-def wait_ready(control_plane: ControlPlane, names: Sequence[str], namespace: str) -> None:
+def wait_ready(control_plane: ClusterAccess, names: Sequence[str], namespace: str) -> None:
     kubectl(
         control_plane,
         "wait",

@@ -3,6 +3,14 @@
 The operator and a redirector run as real processes against it (the `stack` fixture), exactly as
 `make run` starts them. Each test works in namespaces of its own and uses slugs of its own, so
 tests do not see each other's links.
+
+External mode: with `SHORTLINK_TEST_KUBECONFIG=<kubeconfig>` the tier runs against that existing
+cluster instead (`shortlink_localcluster.external`; `make test-external`). The CRDs are applied
+there server-side, the operator and redirector still run as processes here, in a system namespace
+of their own (`shortlink-tests-<random>`), and every namespace the tests create is deleted when
+they are done; nothing of the cluster's is stopped. No other shortlink operator may be running on
+that cluster meanwhile: two operators would both write the links' statuses. The tests marked
+`local_control_plane` are deselected there, for `LOCAL_ONLY`.
 """
 
 import contextlib
@@ -13,19 +21,48 @@ from pathlib import Path
 
 import pytest
 
+from shortlink_localcluster.access import ClusterAccess
 from shortlink_localcluster.build import ensure_kube_apiserver
 from shortlink_localcluster.controlplane import ControlPlane
-from shortlink_localcluster.stack import REPO, Stack, install_crds
+from shortlink_localcluster.external import ExternalCluster
+from shortlink_localcluster.stack import REPO, SYSTEM_NAMESPACE, Stack, install_crds, kubectl
 from tests.cluster.helpers import Cluster
 
 #: Resync every 2 s (to show drift repair quickly) and hold a deleted owner's slug for 3 s.
 OPERATOR_ARGS = ("--resync-seconds", "2", "--slug-grace-seconds", "3")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: Names the kubeconfig of an existing cluster to run this tier against (external mode).
+EXTERNAL_KUBECONFIG = "SHORTLINK_TEST_KUBECONFIG"
+
+#: Why the `local_control_plane` tests cannot run against an external cluster.
+LOCAL_ONLY = (
+    "they stop and restart the API server, compact etcd or start a control plane of their own, "
+    "which only a control plane these tests started lets them do"
+)
+
+
+def external_kubeconfig() -> Path | None:
+    value = os.environ.get(EXTERNAL_KUBECONFIG)
+    return Path(value) if value else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/cluster/" in str(item.path):
             item.add_marker(pytest.mark.cluster)
+    source = external_kubeconfig()
+    if source is None:
+        return
+    local = [item for item in items if item.get_closest_marker("local_control_plane")]
+    items[:] = [item for item in items if not item.get_closest_marker("local_control_plane")]
+    config.hook.pytest_deselected(items=local)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"external cluster ({EXTERNAL_KUBECONFIG}={source}): deselected {len(local)} "
+            f"local_control_plane test(s): {LOCAL_ONLY}"
+        )
 
 
 @contextlib.contextmanager
@@ -42,28 +79,50 @@ def started_control_plane(workdir: Path) -> Iterator[ControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    with started_control_plane(tmp_path_factory.mktemp("control-plane")) as control_plane:
-        yield control_plane
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
+    """A local control plane, or in external mode the cluster of `SHORTLINK_TEST_KUBECONFIG`."""
+    source = external_kubeconfig()
+    if source is None:
+        with started_control_plane(tmp_path_factory.mktemp("control-plane")) as control_plane:
+            yield control_plane
+        return
+    external = ExternalCluster(source=source, workdir=tmp_path_factory.mktemp("external"))
+    external.connect()
+    install_crds(external)
+    yield external
 
 
 @pytest.fixture(scope="session")
-def stack(control_plane: ControlPlane) -> Iterator[Stack]:
+def stack(control_plane: ClusterAccess) -> Iterator[Stack]:
     """The operator (with `OPERATOR_ARGS`) and one redirector."""
+    external = external_kubeconfig() is not None
     stack = Stack(
         control_plane,
+        # On an external cluster, stay clear of an installed release's `shortlink-system`.
+        namespace=f"shortlink-tests-{secrets.token_hex(3)}" if external else SYSTEM_NAMESPACE,
         operator_args=OPERATOR_ARGS,
         redirector_args=("--country-header", "CF-IPCountry"),
     )
     stack.start()
     yield stack
     stack.stop()
+    delete_external_namespaces(control_plane, [stack.namespace])
 
 
 @pytest.fixture
-def cluster(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Cluster:
+def cluster(control_plane: ClusterAccess, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """kubectl and helpers, in a fresh namespace named after the test."""
-    return Cluster(control_plane, prefix=request.node.name)
+    cluster = Cluster(control_plane, prefix=request.node.name)
+    yield cluster
+    delete_external_namespaces(control_plane, cluster.namespaces)
+
+
+def delete_external_namespaces(control_plane: ClusterAccess, names: list[str]) -> None:
+    """On an external cluster, delete namespaces the tests created (without waiting: links carry
+    no finalizer, so the cluster's namespace controller finishes it). A local control plane is
+    thrown away whole."""
+    if external_kubeconfig() is not None:
+        kubectl(control_plane, "delete", "namespace", "--wait=false", "--ignore-not-found", *names)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from shortlink_localcluster.controlplane import ControlPlane
+from shortlink_localcluster.access import ClusterAccess
 from shortlink_localcluster.stack import Stack, kubectl
 
 T = TypeVar("T")
@@ -73,14 +73,17 @@ def table_shards(cluster: "Cluster", stack: Stack) -> list[dict[str, Any]]:
 class Cluster:
     """kubectl for one test, with a namespace of its own (more on demand)."""
 
-    def __init__(self, control_plane: ControlPlane, *, prefix: str) -> None:
+    def __init__(self, control_plane: ClusterAccess, *, prefix: str) -> None:
         self.control_plane = control_plane
         self._prefix = "".join(c if c.isalnum() else "-" for c in prefix.lower())[:40].strip("-")
+        #: Every namespace this test created (the first is `namespace`).
+        self.namespaces: list[str] = []
         self.namespace = self.new_namespace()
 
     def new_namespace(self) -> str:
         name = f"{self._prefix}-{secrets.token_hex(3)}"
         self.kubectl("create", "namespace", name, namespace=None)
+        self.namespaces.append(name)
         return name
 
     def kubectl(

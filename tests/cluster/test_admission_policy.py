@@ -167,6 +167,7 @@ def test_without_enforced_policies_nothing_is_refused(
     assert dry_run(cluster, manifest, namespace) == (0, "")
 
 
+@pytest.mark.local_control_plane  # stops the API server
 def test_after_an_api_server_restart_the_policy_never_refuses_every_link(
     cluster: Cluster, admission: list[str], control_plane: ControlPlane
 ) -> None:

@@ -15,13 +15,15 @@ from tests.cluster.helpers import Cluster, eventually, follow, served, shortlink
 
 
 @pytest.fixture
-def own_stack(control_plane: ControlPlane) -> Iterator[Stack]:
-    """A second redirector (and no operator of its own), for tests that stop things."""
-    stack = Stack(control_plane)
-    yield stack
-    stack.stop()
+def own_stack(control_plane: ControlPlane, stack: Stack) -> Iterator[Stack]:
+    """A second redirector of `stack`'s table (and no operator of its own), for tests that stop
+    things."""
+    own = Stack(control_plane, namespace=stack.namespace)
+    yield own
+    own.stop()
 
 
+@pytest.mark.local_control_plane  # stops the API server
 def test_redirector_keeps_serving_while_the_api_server_is_down(
     cluster: Cluster, stack: Stack, own_stack: Stack, control_plane: ControlPlane, unique: str
 ) -> None:
@@ -44,6 +46,7 @@ def test_redirector_keeps_serving_while_the_api_server_is_down(
     served(own_stack, f"after-{unique}", "https://after.example/", timeout=30)
 
 
+@pytest.mark.local_control_plane  # stops the API server
 def test_redirector_is_not_ready_until_it_has_loaded_a_table(
     stack: Stack, own_stack: Stack, control_plane: ControlPlane
 ) -> None:

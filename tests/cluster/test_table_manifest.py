@@ -22,6 +22,7 @@ from shortlink_core.matching import match_key
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import wait_until
 from shortlink_localcluster.stack import Stack, http_status
+from tests.cluster.conftest import delete_external_namespaces
 from tests.cluster.helpers import Cluster, eventually, follow, served, shortlink, table_shards
 
 #: No resync within a test: a repair can only come from the operator's watch on its table.
@@ -40,6 +41,7 @@ def own(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Stack]:
     stack.start()
     yield stack
     stack.stop()
+    delete_external_namespaces(control_plane, [stack.namespace])
 
 
 @pytest.fixture

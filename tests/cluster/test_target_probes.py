@@ -25,6 +25,9 @@ from tests.cluster.conftest import started_control_plane
 from tests.cluster.helpers import Cluster, eventually, served, shortlink
 from tests.probe_targets import TargetServer, target_server
 
+# It starts a control plane of its own (see above), so it never runs against an external cluster.
+pytestmark = pytest.mark.local_control_plane
+
 PROBE_ARGS = (
     "--probe-targets",
     "--probe-private-addresses",  # the targets are on 127.0.0.1: refused without it

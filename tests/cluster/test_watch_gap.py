@@ -21,6 +21,9 @@ from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import Stack
 from tests.cluster.helpers import Cluster, eventually, not_served, served, shortlink, table_shards
 
+# It compacts the control plane's etcd and restarts its API server.
+pytestmark = pytest.mark.local_control_plane
+
 
 def compact_etcd(control_plane: ControlPlane) -> int:
     """Compact etcd up to its current revision (through its v3 HTTP gateway); return it."""

@@ -19,7 +19,7 @@ from tests.cluster.helpers import Cluster, eventually, served
 
 @pytest.fixture
 def second_operator(control_plane: ControlPlane, stack: Stack) -> Iterator[Stack]:
-    other = Stack(control_plane, operator_args=OPERATOR_ARGS)
+    other = Stack(control_plane, namespace=stack.namespace, operator_args=OPERATOR_ARGS)
     other.start_operator()
     yield other
     other.stop()
