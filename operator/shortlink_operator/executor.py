@@ -19,6 +19,7 @@ by someone else makes it re-read the table and ask for a pass at once.
 """
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -219,6 +220,18 @@ class PassExecutor:
             self._wake()
 
     def _plan(self, inputs: Inputs, shards: Mapping[str, Shard]) -> Plan:
+        # A plan makes millions of short-lived, acyclic objects: each burst of them made the
+        # cyclic collector walk the whole heap (every link) again, a fifth of a pass at 100,000
+        # links. Nothing else runs while the plan does, and what it leaves is freed by counting.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._plan_now(inputs, shards)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _plan_now(self, inputs: Inputs, shards: Mapping[str, Shard]) -> Plan:
         return plan(
             inputs.links,
             settings=self._settings,

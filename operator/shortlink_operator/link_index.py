@@ -80,10 +80,11 @@ class IndexedLink:
     changed: int = 0
     #: The annotated object it was declared on, when the operator created it for one.
     owner: Owner | None = None
+    #: (namespace, name), made once: a pass at 100,000 links asks for it a few million times.
+    key: Key = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.namespace, self.name))
 
 
 def index_link(body: Mapping[str, Any]) -> IndexedLink:

@@ -11,7 +11,7 @@ a restart, reach the same answer (everything it relies on is stored in the clust
 """
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shortlink_core.link import Link
@@ -30,10 +30,12 @@ class Claim:
     #: The link's parsed spec (`link.link`, known to be valid).
     spec: Link
     slug: str
+    #: The routing key (`routing_key(spec.host, slug)`), computed once: a pass at 100,000 links
+    #: looks a claim's key up several times, and folding the slug each time was a tenth of it.
+    key: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self) -> str:
-        return routing_key(self.spec.host, self.slug)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", routing_key(self.spec.host, self.slug))
 
 
 @dataclass(frozen=True, slots=True)
