@@ -167,31 +167,6 @@ def test_without_enforced_policies_nothing_is_refused(
     assert dry_run(cluster, manifest, namespace) == (0, "")
 
 
-@pytest.mark.local_control_plane  # stops the API server
-def test_after_an_api_server_restart_the_policy_never_refuses_every_link(
-    cluster: Cluster, admission: list[str], control_plane: ControlPlane
-) -> None:
-    """A freshly started API server may not resolve the policy's parameter kind (the
-    ShortLinkPolicy CRD) for minutes. Failing closed would refuse every ShortLink in the cluster
-    and halt every GitOps sync; the policy fails open instead, and the operator still judges each
-    link against the policies (`PolicyViolation`)."""
-    control_plane.stop_apiserver()
-    control_plane.start_apiserver()
-    result = eventually_applied(cluster, shortlink("after-restart", "https://example.com/"))
-    assert result.returncode == 0, result.stderr
-
-
-def eventually_applied(cluster: Cluster, manifest: str) -> subprocess.CompletedProcess[str]:
-    """`kubectl apply`, retried while the restarted API server is still starting its storage."""
-    result = cluster.apply(manifest, check=False)
-    for _ in range(20):
-        if result.returncode == 0 or "ValidatingAdmissionPolicy" in result.stderr:
-            return result
-        time.sleep(0.5)
-        result = cluster.apply(manifest, check=False)
-    return result
-
-
 def test_a_target_ref_into_a_namespace_the_policy_does_not_list_is_refused(
     cluster: Cluster, admission: list[str]
 ) -> None:
@@ -215,3 +190,29 @@ def test_a_target_ref_into_a_namespace_the_policy_does_not_list_is_refused(
     ) in message
     accepted(cluster, by_ref("platform"), namespace)
     accepted(cluster, by_ref(namespace), namespace)  # its own namespace, named explicitly
+
+
+def eventually_applied(cluster: Cluster, manifest: str) -> subprocess.CompletedProcess[str]:
+    """`kubectl apply`, retried while the restarted API server is still starting its storage."""
+    result = cluster.apply(manifest, check=False)
+    for _ in range(20):
+        if result.returncode == 0 or "ValidatingAdmissionPolicy" in result.stderr:
+            return result
+        time.sleep(0.5)
+        result = cluster.apply(manifest, check=False)
+    return result
+
+
+# Last in the module: after the restart the policy fails open for minutes (see its docstring).
+@pytest.mark.local_control_plane  # stops the API server
+def test_after_an_api_server_restart_the_policy_never_refuses_every_link(
+    cluster: Cluster, admission: list[str], control_plane: ControlPlane
+) -> None:
+    """A freshly started API server may not resolve the policy's parameter kind (the
+    ShortLinkPolicy CRD) for minutes. Failing closed would refuse every ShortLink in the cluster
+    and halt every GitOps sync; the policy fails open instead, and the operator still judges each
+    link against the policies (`PolicyViolation`)."""
+    control_plane.stop_apiserver()
+    control_plane.start_apiserver()
+    result = eventually_applied(cluster, shortlink("after-restart", "https://example.com/"))
+    assert result.returncode == 0, result.stderr

@@ -27,9 +27,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.prometheus)
 
 
-#: A small shard budget, so a test can fill a shard past 80 % of it with a few links (the operator
-#: exports it as the capacity the alert divides by); no grace period, so deleted links leave
-#: their shard at once.
+#: A small shard budget (the operator exports it as the capacity the alert divides by); no grace
+#: period, so deleted links leave their shard at once.
 SHARD_BUDGET = 8192
 OPERATOR_ARGS = ("--shard-budget-bytes", str(SHARD_BUDGET), "--slug-grace-seconds", "0")
 
