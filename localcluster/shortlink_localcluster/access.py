@@ -5,10 +5,12 @@ kubeconfig) both give it, so the stack, the bulk helpers and the cluster tier ru
 Stopping or restarting the API server is not part of it: only a local control plane can.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import yaml
 
 
 class ClusterAccess(Protocol):
@@ -38,3 +40,23 @@ class ClusterAccess(Protocol):
     def write_kubeconfig(self, path: Path, *, user: str, token: str) -> Path:
         """Write a kubeconfig for this cluster that authenticates with a bearer `token`."""
         ...
+
+
+def write_token_kubeconfig(
+    path: Path, *, name: str, cluster: Mapping[str, Any], user: str, token: str
+) -> Path:
+    """Write a one-cluster, one-user, one-context kubeconfig that authenticates with a bearer
+    `token` (readable by its owner only); `cluster` is its `clusters[].cluster` entry."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": dict(cluster)}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [
+            {"name": name, "context": {"cluster": name, "user": user, "namespace": "default"}}
+        ],
+        "current-context": name,
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
-import yaml
 
+from shortlink_localcluster.access import write_token_kubeconfig
 from shortlink_localcluster.processes import Process, wait_until
 
 SERVICE_CLUSTER_IP_RANGE: Final = "10.96.0.0/16"
@@ -191,34 +191,10 @@ class ControlPlane:
 
     def write_kubeconfig(self, path: Path, *, user: str, token: str) -> Path:
         """Write a kubeconfig that authenticates with `token` (an admin's or a ServiceAccount's)."""
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "shortlink-local",
-                    "cluster": {
-                        "server": self.server,
-                        "certificate-authority": str(self._serving_ca),
-                    },
-                }
-            ],
-            "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "shortlink-local",
-                    "context": {
-                        "cluster": "shortlink-local",
-                        "user": user,
-                        "namespace": "default",
-                    },
-                }
-            ],
-            "current-context": "shortlink-local",
-        }
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        path.chmod(0o600)
-        return path
+        cluster = {"server": self.server, "certificate-authority": str(self._serving_ca)}
+        return write_token_kubeconfig(
+            path, name="shortlink-local", cluster=cluster, user=user, token=token
+        )
 
     def _ready(self) -> bool:
         if not self._serving_ca.exists():

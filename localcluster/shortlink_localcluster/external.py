@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import yaml
 
+from shortlink_localcluster.access import write_token_kubeconfig
 from shortlink_localcluster.stack import kubectl_binary
 
 
@@ -101,26 +102,9 @@ class ExternalCluster:
         return dict(os.environ, KUBECONFIG=str(kubeconfig or self.kubeconfig))
 
     def write_kubeconfig(self, path: Path, *, user: str, token: str) -> Path:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "shortlink-external", "cluster": dict(self._cluster)}],
-            "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "shortlink-external",
-                    "context": {
-                        "cluster": "shortlink-external",
-                        "user": user,
-                        "namespace": "default",
-                    },
-                }
-            ],
-            "current-context": "shortlink-external",
-        }
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        path.chmod(0o600)
-        return path
+        return write_token_kubeconfig(
+            path, name="shortlink-external", cluster=self._cluster, user=user, token=token
+        )
 
     def admin_client(self, **options: Any) -> httpx.AsyncClient:
         """An async HTTP client with the kubeconfig user's bearer token or client certificate.
