@@ -130,6 +130,8 @@ def test_an_unchanged_answer_does_not_rewrite_the_status(
     cluster: Cluster, prober: Stack, targets: TargetServer, unique: str
 ) -> None:
     cluster.apply(shortlink("steady", targets.url("/ok?steady"), slug=f"steady-{unique}"))
+    # Two writers settle first: the prober's condition and the publisher's Ready, in either order.
+    cluster.wait_reason("steady", "Published")
     reachable(cluster, "steady", "True", "HTTP200")
     version = cluster.get("shortlink", "steady")["metadata"]["resourceVersion"]
     seen = targets.requests[("HEAD", "/ok")]
