@@ -37,9 +37,7 @@ from shortlink_core.api import (
 from shortlink_core.table_watch import (
     WATCH_READ_MARGIN_SECONDS,
     WATCH_SECONDS,
-    WatchExpired,
-    watch_events,
-    watch_params,
+    watch_table,
 )
 from shortlink_operator.metrics import OperatorMetrics, observed
 
@@ -157,29 +155,18 @@ class Kube:
     async def watch_table(self, resource_version: str) -> AsyncIterator[TableEvent]:
         """Changes to the routing-table ConfigMaps after `resource_version` (names and versions,
         not data), until the server ends the watch; `WatchExpired` when that version is too old."""
-        api = await self._connected()
-        try:
-            async with api.call_api(
-                "GET",
-                version="v1",
-                namespace=self.namespace,
-                url="configmaps",
-                params=watch_params(resource_version),
-                headers=METADATA_ONLY_WATCH,
-                stream=True,
-                timeout=WATCH_TIMEOUT,
-            ) as response:
-                async for kind, obj in watch_events(response.aiter_lines()):
-                    meta = obj["metadata"]
-                    yield TableEvent(
-                        kind=kind,
-                        name=meta.get("name", ""),
-                        resource_version=meta["resourceVersion"],
-                    )
-        except kr8s.ServerError as error:
-            if error.response is not None and error.response.status_code == 410:
-                raise WatchExpired(str(error)) from error
-            raise
+        changes = watch_table(
+            await self._connected(),
+            namespace=self.namespace,
+            resource_version=resource_version,
+            request_timeout=WATCH_TIMEOUT,
+            headers=METADATA_ONLY_WATCH,
+        )
+        async for kind, obj in changes:
+            meta = obj["metadata"]
+            yield TableEvent(
+                kind=kind, name=meta.get("name", ""), resource_version=meta["resourceVersion"]
+            )
 
     @observed("create_shard")
     async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:

@@ -18,9 +18,7 @@ from shortlink_core.api import TABLE_OBJECTS_SELECTOR
 from shortlink_core.table_watch import (
     WATCH_READ_MARGIN_SECONDS,
     WATCH_SECONDS,
-    WatchExpired,
-    watch_events,
-    watch_params,
+    watch_table,
 )
 
 LIST_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
@@ -83,26 +81,17 @@ class ShardSource:
 
     async def watch(self, resource_version: str) -> AsyncIterator[ShardEvent]:
         """Changes after `resource_version`, until the server ends the watch."""
-        api = await self._connected()
-        try:
-            async with api.call_api(
-                "GET",
-                version="v1",
-                namespace=self._namespace,
-                url="configmaps",
-                params=watch_params(resource_version),
-                stream=True,
-                timeout=WATCH_TIMEOUT,
-            ) as response:
-                async for kind, obj in watch_events(response.aiter_lines()):
-                    meta = obj["metadata"]
-                    yield ShardEvent(
-                        kind=kind,
-                        name=meta.get("name", ""),
-                        resource_version=meta["resourceVersion"],
-                        data=obj.get("data") or {},
-                    )
-        except kr8s.ServerError as error:
-            if error.response is not None and error.response.status_code == 410:
-                raise WatchExpired(str(error)) from error
-            raise
+        changes = watch_table(
+            await self._connected(),
+            namespace=self._namespace,
+            resource_version=resource_version,
+            request_timeout=WATCH_TIMEOUT,
+        )
+        async for kind, obj in changes:
+            meta = obj["metadata"]
+            yield ShardEvent(
+                kind=kind,
+                name=meta.get("name", ""),
+                resource_version=meta["resourceVersion"],
+                data=obj.get("data") or {},
+            )
