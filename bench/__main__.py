@@ -7,16 +7,14 @@ the plot to `docs/performance/`, which the README quotes.
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench import machine, mixed, propagation, report, tables, throughput
-from shortlink_localcluster.build import ensure_kube_apiserver
-from shortlink_localcluster.controlplane import ControlPlane
-from shortlink_localcluster.stack import REPO, install_crds
+from shortlink_localcluster.stack import REPO, started_control_plane
+from shortlink_localcluster.tools import default_cache_dir
 
 #: Redirector configurations measured against nginx: the default (per-link counting and the visit
 #: log on), without the visit log, and without per-link series (every link in the overflow series).
@@ -52,50 +50,45 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache")).resolve()
+    cache = default_cache_dir()
     out = cache / "bench"
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine.describe()}
-    with tempfile.TemporaryDirectory(prefix="shortlink-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="shortlink-bench-") as tmp,
+        started_control_plane(Path(tmp) / "control-plane") as control_plane,
+    ):
         workdir = Path(tmp)
-        control_plane = ControlPlane(
-            workdir=workdir / "control-plane", kube_apiserver=ensure_kube_apiserver(cache)
+        print(
+            f"throughput: {args.links:,} links, {args.rounds} rounds, {args.seconds:.0f} s per run",
+            flush=True,
         )
-        control_plane.start()
-        try:
-            install_crds(control_plane)
-            print(
-                f"throughput: {args.links:,} links, {args.rounds} rounds, {args.seconds:.0f} s per run",
-                flush=True,
-            )
-            results["throughput"] = throughput.measure(
-                control_plane,
-                workdir,
-                cache,
-                links=args.links,
-                seconds=args.seconds,
-                rounds=args.rounds,
-                connections=sorted(set(args.connections)),
-                curve=args.curve,
-                variants=VARIANTS,
-            )
-            print(f"mixed load: 1 % unknown slugs, {args.links:,} links", flush=True)
-            results["mixed"] = mixed.measure(
-                control_plane,
-                workdir,
-                namespace=throughput.NAMESPACE,
-                routes=tables.synthetic_routes(args.links),
-                seconds=args.seconds,
-            )
-            print(f"propagation: {args.updates} updates", flush=True)
-            results["propagation"] = propagation.measure(
-                control_plane, existing=1000, updates=args.updates
-            )
-            print(
-                f"  p50 {results['propagation']['p50_ms']} ms  p99 {results['propagation']['p99_ms']} ms  max {results['propagation']['max_ms']} ms"
-            )
-        finally:
-            control_plane.stop()
+        results["throughput"] = throughput.measure(
+            control_plane,
+            workdir,
+            cache,
+            links=args.links,
+            seconds=args.seconds,
+            rounds=args.rounds,
+            connections=sorted(set(args.connections)),
+            curve=args.curve,
+            variants=VARIANTS,
+        )
+        print(f"mixed load: 1 % unknown slugs, {args.links:,} links", flush=True)
+        results["mixed"] = mixed.measure(
+            control_plane,
+            workdir,
+            namespace=throughput.NAMESPACE,
+            routes=tables.synthetic_routes(args.links),
+            seconds=args.seconds,
+        )
+        print(f"propagation: {args.updates} updates", flush=True)
+        results["propagation"] = propagation.measure(
+            control_plane, existing=1000, updates=args.updates
+        )
+        print(
+            f"  p50 {results['propagation']['p50_ms']} ms  p99 {results['propagation']['p99_ms']} ms  max {results['propagation']['max_ms']} ms"
+        )
     # The scale benchmark (bench/scale.py, run first by `make bench`) writes results of its own.
     for scale in sorted(out.glob("scale-*.json"), key=lambda p: int(p.stem.split("-")[1])):
         results[f"scale: {int(scale.stem.split('-')[1]):,} links"] = json.loads(scale.read_text())

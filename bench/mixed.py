@@ -11,7 +11,6 @@ Run alone with `python -m bench.mixed` (a control plane of its own), or from `py
 """
 
 import argparse
-import os
 import random
 import statistics
 import tempfile
@@ -22,9 +21,8 @@ from typing import Any
 from bench import tables, wrk
 from bench.servers import start_redirector
 from shortlink_core.table import Route
-from shortlink_localcluster.build import ensure_kube_apiserver
 from shortlink_localcluster.controlplane import ControlPlane, free_port
-from shortlink_localcluster.stack import REPO, install_crds
+from shortlink_localcluster.stack import started_control_plane
 
 SERVER_CORE, LOAD_CORE = 0, 1
 UNKNOWN_SHARE = 0.01
@@ -107,29 +105,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache")).resolve()
-    with tempfile.TemporaryDirectory(prefix="shortlink-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="shortlink-bench-") as tmp,
+        started_control_plane(Path(tmp) / "control-plane") as control_plane,
+    ):
         workdir = Path(tmp)
-        control_plane = ControlPlane(
-            workdir=workdir / "control-plane", kube_apiserver=ensure_kube_apiserver(cache)
+        routes = tables.synthetic_routes(args.links)
+        started = time.monotonic()
+        tables.publish(control_plane, routes, namespace="bench-mixed", shards=64)
+        print(f"{args.links:,} links published in {time.monotonic() - started:.0f} s")
+        measure(
+            control_plane,
+            workdir,
+            namespace="bench-mixed",
+            routes=routes,
+            seconds=args.seconds,
+            rounds=args.rounds,
         )
-        control_plane.start()
-        try:
-            install_crds(control_plane)
-            routes = tables.synthetic_routes(args.links)
-            started = time.monotonic()
-            tables.publish(control_plane, routes, namespace="bench-mixed", shards=64)
-            print(f"{args.links:,} links published in {time.monotonic() - started:.0f} s")
-            measure(
-                control_plane,
-                workdir,
-                namespace="bench-mixed",
-                routes=routes,
-                seconds=args.seconds,
-                rounds=args.rounds,
-            )
-        finally:
-            control_plane.stop()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Prints the results and writes them as JSON to `.cache/bench/node-propagation.jso
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 from bench.propagation import time_updates
 from shortlink_localcluster import bulk
 from shortlink_localcluster.release import installed
-from shortlink_localcluster.stack import REPO
+from shortlink_localcluster.tools import default_cache_dir
 
 NAMESPACE = "bench-node"
 PREFIX = "n"
@@ -31,7 +30,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=100)
     parser.add_argument("--existing", type=int, default=1000, help="links in the table")
     args = parser.parse_args()
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache")).resolve()
+    cache = default_cache_dir()
     with (
         tempfile.TemporaryDirectory(prefix="bench-node-") as workdir,
         installed(Path(workdir), cache) as release,

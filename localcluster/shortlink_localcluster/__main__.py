@@ -5,7 +5,6 @@ fresh each time.
 """
 
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from shortlink_localcluster.build import ensure_kube_apiserver
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import REPO, Stack, install_crds, kubectl, kubectl_binary
+from shortlink_localcluster.tools import default_cache_dir
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--examples", type=Path, default=REPO / "examples")
     args = parser.parse_args(argv)
 
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache")).resolve()
+    cache = default_cache_dir()
     workdir = cache / "run"
     shutil.rmtree(workdir, ignore_errors=True)
     control_plane = ControlPlane(workdir=workdir, kube_apiserver=ensure_kube_apiserver(cache))

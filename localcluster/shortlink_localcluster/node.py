@@ -37,6 +37,7 @@ from shortlink_localcluster.build import (
 from shortlink_localcluster.controlplane import SERVICE_CLUSTER_IP_RANGE, ControlPlane, free_port
 from shortlink_localcluster.processes import Process, wait_until
 from shortlink_localcluster.stack import kubectl_binary
+from shortlink_localcluster.tools import default_cache_dir
 
 NODE_NAME: Final = "shortlink-node"
 BRIDGE: Final = "shortlink0"
@@ -624,5 +625,5 @@ def _unmount_under(directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    for name, path in build_binaries(Path(os.environ.get("SHORTLINK_CACHE", ".cache"))).items():
+    for name, path in build_binaries(default_cache_dir()).items():
         print(f"{name}: {path}")

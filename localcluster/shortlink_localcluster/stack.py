@@ -4,19 +4,22 @@
 runs.
 """
 
+import contextlib
 import shutil
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from shortlink_localcluster.access import ClusterAccess
-from shortlink_localcluster.controlplane import free_port
+from shortlink_localcluster.build import ensure_kube_apiserver
+from shortlink_localcluster.controlplane import ControlPlane, free_port
 from shortlink_localcluster.processes import Process, wait_until
+from shortlink_localcluster.tools import default_cache_dir
 
 REPO: Final = Path(__file__).resolve().parents[2]
 CRDS: Final = REPO / "crds"
@@ -74,6 +77,20 @@ def install_crds(control_plane: ClusterAccess) -> None:
         "crd/shortlinkpolicies.shortlink.dev",
         timeout=180,
     )
+
+
+@contextlib.contextmanager
+def started_control_plane(workdir: Path) -> Iterator[ControlPlane]:
+    """A local control plane in `workdir` with the CRDs installed, stopped on exit."""
+    control_plane = ControlPlane(
+        workdir=workdir, kube_apiserver=ensure_kube_apiserver(default_cache_dir())
+    )
+    control_plane.start()
+    try:
+        install_crds(control_plane)
+        yield control_plane
+    finally:
+        control_plane.stop()
 
 
 def http_status(url: str, *, timeout: float = 2.0) -> int | None:

@@ -83,8 +83,10 @@ def ensure_helm(cache_dir: Path) -> Path:
 
 
 def default_cache_dir() -> Path:
-    """`$SHORTLINK_CACHE`, or the repository's `.cache` like the Makefile's default."""
-    return Path(os.environ.get("SHORTLINK_CACHE", Path(__file__).resolve().parents[2] / ".cache"))
+    """`$SHORTLINK_CACHE`, or the repository's `.cache` like the Makefile's default (absolute: the
+    processes started from it may run elsewhere)."""
+    default = Path(__file__).resolve().parents[2] / ".cache"
+    return Path(os.environ.get("SHORTLINK_CACHE", default)).resolve()
 
 
 def third_party_crds(cache_dir: Path) -> list[Path]:
@@ -166,7 +168,7 @@ def _generate(command: list[str], cwd: Path) -> None:
 
 def main() -> None:
     """`make chart-tools`: build helm and generate the CRDs before the tests need them."""
-    cache = default_cache_dir().resolve()
+    cache = default_cache_dir()
     print(ensure_helm(cache))
     for path in third_party_crds(cache):
         print(path)

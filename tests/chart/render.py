@@ -6,7 +6,6 @@ ones missing, so every switch can be rendered without committing stand-ins into 
 """
 
 import functools
-import os
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +17,7 @@ import yaml
 
 from shortlink_localcluster.build import pinned_kubernetes_version
 from shortlink_localcluster.stack import REPO
-from shortlink_localcluster.tools import ensure_helm
+from shortlink_localcluster.tools import default_cache_dir, ensure_helm
 
 CHART: Final = REPO / "charts" / "shortlink"
 FIXTURES: Final = Path(__file__).parent / "fixtures"
@@ -42,8 +41,7 @@ EVERY_SWITCH: Final[dict[str, Any]] = {
 
 @functools.cache
 def helm() -> str:
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache")).resolve()
-    return str(ensure_helm(cache))
+    return str(ensure_helm(default_cache_dir()))
 
 
 def run_helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

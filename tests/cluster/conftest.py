@@ -13,7 +13,6 @@ that cluster meanwhile: two operators would both write the links' statuses. The 
 `local_control_plane` are deselected there, for `LOCAL_ONLY`.
 """
 
-import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -22,10 +21,14 @@ from pathlib import Path
 import pytest
 
 from shortlink_localcluster.access import ClusterAccess
-from shortlink_localcluster.build import ensure_kube_apiserver
-from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.external import ExternalCluster
-from shortlink_localcluster.stack import REPO, SYSTEM_NAMESPACE, Stack, install_crds, kubectl
+from shortlink_localcluster.stack import (
+    SYSTEM_NAMESPACE,
+    Stack,
+    install_crds,
+    kubectl,
+    started_control_plane,
+)
 from tests.cluster.helpers import Cluster
 
 #: Resync every 2 s (to show drift repair quickly) and hold a deleted owner's slug for 3 s.
@@ -63,19 +66,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"external cluster ({EXTERNAL_KUBECONFIG}={source}): deselected {len(local)} "
             f"local_control_plane test(s): {LOCAL_ONLY}"
         )
-
-
-@contextlib.contextmanager
-def started_control_plane(workdir: Path) -> Iterator[ControlPlane]:
-    """A control plane with the CRDs installed, stopped on exit."""
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache"))
-    control_plane = ControlPlane(workdir=workdir, kube_apiserver=ensure_kube_apiserver(cache))
-    control_plane.start()
-    try:
-        install_crds(control_plane)
-        yield control_plane
-    finally:
-        control_plane.stop()
 
 
 @pytest.fixture(scope="session")

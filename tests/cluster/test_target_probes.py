@@ -20,8 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shortlink_localcluster.controlplane import ControlPlane
-from shortlink_localcluster.stack import Stack
-from tests.cluster.conftest import started_control_plane
+from shortlink_localcluster.stack import Stack, started_control_plane
 from tests.cluster.helpers import Cluster, eventually, served, shortlink
 from tests.probe_targets import TargetServer, target_server
 
