@@ -4,7 +4,7 @@ Time is a fake clock that only `sleep` moves, so the budget's pacing is checked 
 waiting; the prometheus tier runs the task in the real operator against a real Prometheus.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -31,6 +31,16 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
+
+    def stopping_after(self, sleeps: int) -> Callable[[float], Awaitable[None]]:
+        """A sleep that records its waits and ends the reporter's loop at the `sleeps`th."""
+
+        async def sleep(seconds: float) -> None:
+            self.slept.append(seconds)
+            if len(self.slept) == sleeps:
+                raise RuntimeError("stop")
+
+        return sleep
 
 
 class FakeKube(Kube):
@@ -156,12 +166,7 @@ async def test_prometheus_away_leaves_statuses_alone_counts_and_backs_off() -> N
     prometheus.down = True
     task = reporter(kube, prometheus, links("docs"), clock)
 
-    async def stop_after_three_sleeps(seconds: float) -> None:
-        clock.slept.append(seconds)
-        if len(clock.slept) == 3:
-            raise RuntimeError("stop")
-
-    task._sleep = stop_after_three_sleeps
+    task._sleep = clock.stopping_after(3)
     with pytest.raises(RuntimeError, match="stop"):
         await task.run()
     assert kube.patches == []
@@ -175,12 +180,7 @@ async def test_the_backoff_never_waits_longer_than_the_interval() -> None:
     prometheus.down = True
     task = reporter(FakeKube(), prometheus, links(), clock, interval=8.0)
 
-    async def stop_after_three_sleeps(seconds: float) -> None:
-        clock.slept.append(seconds)
-        if len(clock.slept) == 3:
-            raise RuntimeError("stop")
-
-    task._sleep = stop_after_three_sleeps
+    task._sleep = clock.stopping_after(3)
     with pytest.raises(RuntimeError, match="stop"):
         await task.run()
     assert clock.slept == [5.0, 8.0, 8.0]
@@ -193,12 +193,7 @@ async def test_a_standby_neither_asks_prometheus_nor_writes() -> None:
     standby.holding = False
     task = reporter(kube, prometheus, links("docs"), clock, leadership=standby)
 
-    async def stop_after_two_sleeps(seconds: float) -> None:
-        clock.slept.append(seconds)
-        if len(clock.slept) == 2:
-            raise RuntimeError("stop")
-
-    task._sleep = stop_after_two_sleeps
+    task._sleep = clock.stopping_after(2)
     with pytest.raises(RuntimeError, match="stop"):
         await task.run()
     assert (prometheus.asked, kube.patches) == (0, [])
