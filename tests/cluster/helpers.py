@@ -16,12 +16,17 @@ T = TypeVar("T")
 
 
 def eventually(probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05) -> T:
-    """Call `probe` until it returns without an AssertionError; re-raise the last one on timeout."""
+    """Call `probe` until it returns; re-raise its last failure on timeout.
+
+    A failed assertion is "not yet", and so is a lookup or unpacking of what is not there yet (a
+    missing key, an empty query result): a probe that reads before the first write must wait, not
+    fail at once.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
             return probe()
-        except AssertionError:
+        except (AssertionError, LookupError, ValueError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(interval)
