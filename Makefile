@@ -120,8 +120,9 @@ test-unit: deps ## Only the unit and component tiers (no control plane).
 	$(VENV)/bin/pytest tests/unit tests/component $(PYTEST_ARGS)
 
 .PHONY: bench-scale
-bench-scale: kube-apiserver ## Create $$LINKS ShortLinks (default 100000) on a local control plane; JSON in .cache/bench/.
+bench-scale: kube-apiserver ## Create $$LINKS ShortLinks (default 100000) on a local control plane, then ShortLink vs ConfigMap create rate; JSON in .cache/bench/.
 	$(PY) bench/scale.py --links $(or $(LINKS),100000)
+	$(PY) -m bench.create_rate
 
 .PHONY: bench-node
 bench-node: deps chart-tools node-deps ## The chart on the node: apply -> every redirector replica serving, p50/p99 over $$UPDATES (100).
@@ -137,9 +138,10 @@ clean: ## Remove the virtualenv and caches (keeps the built kube-apiserver).
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(SHORTLINK_CACHE)/run
 
 .PHONY: bench
-bench: deps kube-apiserver chart-tools node-deps ## Measure: hot path and 404s, scale (SCALE_LINKS=10000), redirector vs nginx, 1 % unknown slugs, propagation (one process, then every replica on the node).
+bench: deps kube-apiserver chart-tools node-deps ## Measure: hot path and 404s, scale (SCALE_LINKS=10000), ShortLink create cost, redirector vs nginx, 1 % unknown slugs, propagation (one process, then every replica on the node).
 	@hack/install-system-deps.sh nginx wrk
 	$(PY) bench/hotpath.py --with-visit-log
 	$(PY) bench/scale.py --links $(or $(SCALE_LINKS),10000)
+	$(PY) -m bench.create_rate
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.node --updates $(or $(UPDATES),100)

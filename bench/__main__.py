@@ -92,6 +92,9 @@ def main() -> None:
     # The scale benchmark (bench/scale.py, run first by `make bench`) writes results of its own.
     for scale in sorted(out.glob("scale-*.json"), key=lambda p: int(p.stem.split("-")[1])):
         results[f"scale: {int(scale.stem.split('-')[1]):,} links"] = json.loads(scale.read_text())
+    # So does the create-rate benchmark (bench/create_rate.py, run after it).
+    if (out / "create-rate.json").exists():
+        results["create_rate"] = json.loads((out / "create-rate.json").read_text())
     (out / "results.json").write_text(json.dumps(results, indent=2))
     summary = report.summary(results)
     (out / "summary.md").write_text(summary)

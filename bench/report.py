@@ -67,6 +67,15 @@ def summary(results: dict[str, Any]) -> str:
             f"p50 {propagation['p50_ms']} ms, p99 {propagation['p99_ms']} ms, max {propagation['max_ms']} ms.",
             "",
         ]
+    create = results.get("create_rate")
+    if create:
+        lines += [
+            "## ShortLink creation against ConfigMaps of the same size (the CRD's validation)",
+            "",
+            f"{create['count']:,} of each per round, {len(create['rounds'])} interleaved rounds: "
+            f"ratio {_spread(create['ratio'])} (min / median / max; goal ≥ 0.8).",
+            "",
+        ]
     for name, value in results.items():
         if name.startswith("scale"):
             lines += [f"## {name}", "", "```", *(f"{k}: {v}" for k, v in value.items()), "```", ""]

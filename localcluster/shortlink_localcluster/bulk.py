@@ -1,12 +1,13 @@
 """Many ShortLinks at once, through the API (not one `kubectl apply` each), and reading them back.
 
 The scale test and the scale benchmark create thousands of links with a bounded number of
-concurrent POSTs, and read the table and the links' readiness with paginated LISTs.
+concurrent POSTs (the create-rate benchmark creates ConfigMaps beside them the same way), and read
+the table and the links' readiness with paginated LISTs.
 """
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,26 +31,41 @@ async def create_links(
     control_plane: ClusterAccess, namespace: str, count: int, *, prefix: str, concurrency: int = 24
 ) -> None:
     """Create ShortLinks `<prefix>-<n>` for n in 0..count-1, serving `bulk_url(prefix, n)`."""
-    pending = iter(range(count))
+    bodies = (
+        {
+            "apiVersion": API_VERSION,
+            "kind": "ShortLink",
+            "metadata": {"name": f"{prefix}-{index}"},
+            "spec": {"url": bulk_url(prefix, index)},
+        }
+        for index in range(count)
+    )
+    await create_objects(control_plane, links_path(namespace), bodies, concurrency=concurrency)
+
+
+async def create_objects(
+    control_plane: ClusterAccess,
+    path: str,
+    bodies: Iterable[Mapping[str, Any]],
+    *,
+    concurrency: int = 24,
+) -> None:
+    """POST each of `bodies` to the collection at `path`, `concurrency` at a time; a 429 is waited
+    out and retried, a 409 (already there) is fine, any other error raises."""
+    pending = iter(bodies)
     async with control_plane.admin_client(timeout=60) as client:
 
         async def worker() -> None:
-            for index in pending:
-                body = {
-                    "apiVersion": API_VERSION,
-                    "kind": "ShortLink",
-                    "metadata": {"name": f"{prefix}-{index}"},
-                    "spec": {"url": bulk_url(prefix, index)},
-                }
+            for body in pending:
                 for _ in range(20):
-                    response = await client.post(links_path(namespace), json=body)
+                    response = await client.post(path, json=body)
                     if response.status_code != 429:
                         break
                     await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-                if response.status_code != 409 and response.is_error:  # 409: already there
+                if response.status_code != 409 and response.is_error:
                     raise RuntimeError(
-                        f"creating ShortLink {prefix}-{index}: {response.status_code} "
-                        f"{response.text[:500]}"
+                        f"creating {body['kind']} {body['metadata']['name']}: "
+                        f"{response.status_code} {response.text[:500]}"
                     )
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
