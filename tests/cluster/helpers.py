@@ -78,6 +78,9 @@ class Cluster:
         self._prefix = "".join(c if c.isalnum() else "-" for c in prefix.lower())[:40].strip("-")
         #: Every namespace this test created (the first is `namespace`).
         self.namespaces: list[str] = []
+        #: Cluster-scoped objects ("<resource>/<name>") this test created for itself; deleted
+        #: after it on an external cluster, as its namespaces are.
+        self.cluster_scoped: list[str] = []
         self.namespace = self.new_namespace()
 
     def new_namespace(self) -> str:

@@ -23,7 +23,7 @@ def own_stack(control_plane: ControlPlane, stack: Stack) -> Iterator[Stack]:
     own.stop()
 
 
-@pytest.mark.local_control_plane  # stops the API server
+@pytest.mark.local_control_plane("it stops the API server (and starts it again)")
 def test_redirector_keeps_serving_while_the_api_server_is_down(
     cluster: Cluster, stack: Stack, own_stack: Stack, control_plane: ControlPlane, unique: str
 ) -> None:
@@ -46,7 +46,9 @@ def test_redirector_keeps_serving_while_the_api_server_is_down(
     served(own_stack, f"after-{unique}", "https://after.example/", timeout=30)
 
 
-@pytest.mark.local_control_plane  # stops the API server
+@pytest.mark.local_control_plane(
+    "it starts a redirector while the API server is stopped (and starts it again)"
+)
 def test_redirector_is_not_ready_until_it_has_loaded_a_table(
     stack: Stack, own_stack: Stack, control_plane: ControlPlane
 ) -> None:
