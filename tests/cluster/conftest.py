@@ -164,11 +164,18 @@ def unique() -> str:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    """On a failed cluster test, show the last lines of the operator's and redirector's logs."""
+    """On a failed cluster test, show the last lines of the logs of its stacks' operator and
+    redirector (the session's `stack`, and any other a test runs, such as `prober`)."""
     report = yield
-    stack = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
-    if call.when == "call" and getattr(report, "failed", False) and isinstance(stack, Stack):
-        for process in (stack.operator, stack.redirector):
-            if process is not None:
-                report.sections.append((f"{process.name} log", process.log_tail(60)))  # type: ignore[attr-defined]
+    stacks = [
+        (name, value)
+        for name, value in (getattr(item, "funcargs", None) or {}).items()
+        if isinstance(value, Stack)
+    ]
+    if call.when == "call" and getattr(report, "failed", False):
+        for fixture, stack in stacks:
+            for process in (stack.operator, stack.redirector):
+                if process is not None:
+                    title = f"{process.name} log ({fixture})"
+                    report.sections.append((title, process.log_tail(60)))  # type: ignore[attr-defined]
     return report

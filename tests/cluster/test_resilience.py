@@ -1,5 +1,6 @@
 """What keeps working when parts fail: the API server away, restarts, a tampered table."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -7,7 +8,8 @@ import httpx
 import pytest
 
 from shortlink_core.matching import match_key
-from shortlink_core.table import FORMAT_VERSION
+from shortlink_core.table import FORMAT_VERSION, decode_released
+from shortlink_localcluster import bulk
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import wait_until
 from shortlink_localcluster.stack import Stack, http_status
@@ -90,6 +92,7 @@ def test_an_operator_restart_over_unchanged_links_writes_nothing(
         cluster.apply(shortlink(f"still-{i}-{unique}", f"https://still.example/{i}"))
     for i in range(3):
         cluster.wait_reason(f"still-{i}-{unique}", "Published")
+    eventually(lambda: _assert_no_namespace_leaving(cluster, stack), timeout=120, interval=1)
     before = _versions(cluster, stack)
 
     assert stack.operator is not None
@@ -150,6 +153,25 @@ def test_a_deleted_shard_is_recreated(cluster: Cluster, stack: Stack, unique: st
 def _assert_published_once(stack: Stack) -> None:
     health = httpx.get(stack.operator_health_url, timeout=2).json()
     assert health.get("lastPublished") is not None
+
+
+def _assert_no_namespace_leaving(cluster: Cluster, stack: Stack) -> None:
+    """No namespace is being deleted, and the table holds no link of a namespace gone, nor a
+    slug held for one (a deleted owner's, for the grace period): the table writes for the
+    namespaces earlier tests deleted (external mode deletes them, without waiting) are all done.
+    A local control plane deletes none."""
+    listed = json.loads(cluster.kubectl("get", "namespaces", "-o", "json", namespace=None).stdout)
+    active = {
+        item["metadata"]["name"]
+        for item in listed["items"]
+        if item.get("status", {}).get("phase") != "Terminating"
+    }
+    assert len(active) == len(listed["items"]), "namespaces are still being deleted"
+    shards = asyncio.run(bulk.table(cluster.control_plane, stack.namespace))
+    served = {entry["namespace"] for entry in bulk.routes(shards).values()}
+    held = {hold.namespace for data in shards.values() for hold in decode_released(data)}
+    leaving = (served | held) - active
+    assert not leaving, f"the table still holds links or slugs of {sorted(leaving)}"
 
 
 def _versions(cluster: Cluster, stack: Stack) -> dict[str, str]:

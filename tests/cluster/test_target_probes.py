@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shortlink_localcluster.access import ClusterAccess
 from shortlink_localcluster.stack import Stack
+from shortlink_operator.prober import SEEN_GRACE_SECONDS
 from tests.cluster.conftest import (
     delete_external_namespaces,
     external_kubeconfig,
@@ -129,7 +130,11 @@ def reachable(cluster: Cluster, name: str, status: str, reason: str) -> dict[str
         assert (found.get("status"), found.get("reason")) == (status, reason), found
         return found
 
-    return eventually(check, timeout=30)
+    # A condition the prober writes just before the publisher's first status write may be lost
+    # to that write (a merge patch of the conditions it saw); the prober writes it again once it
+    # has not come back within SEEN_GRACE_SECONDS. A slow API server (the node's, on a busy
+    # machine) makes that race common.
+    return eventually(check, timeout=SEEN_GRACE_SECONDS + 30)
 
 
 def name_of(path: str) -> str:
