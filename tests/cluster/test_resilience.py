@@ -13,7 +13,15 @@ from shortlink_localcluster import bulk
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import wait_until
 from shortlink_localcluster.stack import Stack, http_status
-from tests.cluster.helpers import Cluster, eventually, follow, served, shortlink, table_shards
+from tests.cluster.helpers import (
+    Cluster,
+    eventually,
+    follow,
+    no_namespace_leaving,
+    served,
+    shortlink,
+    table_shards,
+)
 
 
 @pytest.fixture
@@ -92,7 +100,8 @@ def test_an_operator_restart_over_unchanged_links_writes_nothing(
         cluster.apply(shortlink(f"still-{i}-{unique}", f"https://still.example/{i}"))
     for i in range(3):
         cluster.wait_reason(f"still-{i}-{unique}", "Published")
-    eventually(lambda: _assert_no_namespace_leaving(cluster, stack), timeout=120, interval=1)
+    no_namespace_leaving(cluster.control_plane)
+    eventually(lambda: _assert_no_gone_namespace_in_table(cluster, stack), timeout=30)
     before = _versions(cluster, stack)
 
     assert stack.operator is not None
@@ -155,23 +164,17 @@ def _assert_published_once(stack: Stack) -> None:
     assert health.get("lastPublished") is not None
 
 
-def _assert_no_namespace_leaving(cluster: Cluster, stack: Stack) -> None:
-    """No namespace is being deleted, and the table holds no link of a namespace gone, nor a
-    slug held for one (a deleted owner's, for the grace period): the table writes for the
-    namespaces earlier tests deleted (external mode deletes them, without waiting) are all done.
-    A local control plane deletes none."""
+def _assert_no_gone_namespace_in_table(cluster: Cluster, stack: Stack) -> None:
+    """The table holds no link of a namespace gone, nor a slug held for one (a deleted owner's,
+    for the grace period): the table writes for the namespaces earlier tests deleted (external
+    mode deletes them, without waiting) are all done. A local control plane deletes none."""
     listed = json.loads(cluster.kubectl("get", "namespaces", "-o", "json", namespace=None).stdout)
-    active = {
-        item["metadata"]["name"]
-        for item in listed["items"]
-        if item.get("status", {}).get("phase") != "Terminating"
-    }
-    assert len(active) == len(listed["items"]), "namespaces are still being deleted"
+    present = {item["metadata"]["name"] for item in listed["items"]}
     shards = asyncio.run(bulk.table(cluster.control_plane, stack.namespace))
     served = {entry["namespace"] for entry in bulk.routes(shards).values()}
     held = {hold.namespace for data in shards.values() for hold in decode_released(data)}
-    leaving = (served | held) - active
-    assert not leaving, f"the table still holds links or slugs of {sorted(leaving)}"
+    gone = (served | held) - present
+    assert not gone, f"the table still holds links or slugs of {sorted(gone)}"
 
 
 def _versions(cluster: Cluster, stack: Stack) -> dict[str, str]:
