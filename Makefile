@@ -103,6 +103,10 @@ node-deps: deps ## Install, start and build what the node tier needs: Docker, co
 test: lint kube-apiserver chart-tools prometheus browser node-deps ## Lint, then every tier: unit, component, browser, cluster, chart, prometheus, node.
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+.PHONY: node-up
+node-up: deps chart-tools node-deps ## Start the node tier's node and release and keep them until Ctrl-C (ARGS=--without-operator), to run cluster tests against it.
+	$(PY) -m shortlink_localcluster.node_up $(ARGS)
+
 .PHONY: test-node
 test-node: deps chart-tools node-deps ## Only the node tier: images, a real kubelet node, the chart installed with helm.
 	$(VENV)/bin/pytest tests/node $(PYTEST_ARGS)

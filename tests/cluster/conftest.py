@@ -10,7 +10,8 @@ there server-side, the operator and redirector still run as processes here, in a
 of their own (`shortlink-tests-<random>`), and every namespace the tests create is deleted when
 they are done; nothing of the cluster's is stopped. No other shortlink operator may be running on
 that cluster meanwhile: two operators would both write the links' statuses. The tests marked
-`local_control_plane` are deselected there, for `LOCAL_ONLY`.
+`local_control_plane("<reason>")` are deselected there, each printed with its reason (stopping or
+restarting the API server, compacting etcd: what only a control plane these tests started allows).
 """
 
 import os
@@ -38,11 +39,11 @@ OPERATOR_ARGS = ("--resync-seconds", "2", "--slug-grace-seconds", "3")
 #: Names the kubeconfig of an existing cluster to run this tier against (external mode).
 EXTERNAL_KUBECONFIG = "SHORTLINK_TEST_KUBECONFIG"
 
-#: Why the `local_control_plane` tests cannot run against an external cluster.
-LOCAL_ONLY = (
-    "they stop and restart the API server, compact etcd or start a control plane of their own, "
-    "which only a control plane these tests started lets them do"
-)
+#: How external mode prints each deselected test (followed by "<node id>: <reason>").
+LOCAL_ONLY_LINE = "  local only: "
+
+#: The marker of a test that needs a control plane these tests started; its one argument says why.
+LOCAL_ONLY_MARKER = "local_control_plane"
 
 
 def external_kubeconfig() -> Path | None:
@@ -50,22 +51,45 @@ def external_kubeconfig() -> Path | None:
     return Path(value) if value else None
 
 
+def local_only_reason(item: pytest.Item) -> str | None:
+    """Why `item` cannot run against an external cluster, or None if it can.
+
+    The reason is required: a bare marker would deselect a test without saying why."""
+    marker = item.get_closest_marker(LOCAL_ONLY_MARKER)
+    if marker is None:
+        return None
+    reason = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
+    if not isinstance(reason, str) or not reason.strip():
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.{LOCAL_ONLY_MARKER} takes one argument, the reason "
+            "the test cannot run against an external cluster"
+        )
+    return reason
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reasons: dict[str, str] = {}
     for item in items:
         if "tests/cluster/" in str(item.path):
             item.add_marker(pytest.mark.cluster)
+        reason = local_only_reason(item)
+        if reason is not None:
+            reasons[item.nodeid] = reason
     source = external_kubeconfig()
     if source is None:
         return
-    local = [item for item in items if item.get_closest_marker("local_control_plane")]
-    items[:] = [item for item in items if not item.get_closest_marker("local_control_plane")]
+    local = [item for item in items if item.nodeid in reasons]
+    items[:] = [item for item in items if item.nodeid not in reasons]
     config.hook.pytest_deselected(items=local)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(
             f"external cluster ({EXTERNAL_KUBECONFIG}={source}): deselected {len(local)} "
-            f"local_control_plane test(s): {LOCAL_ONLY}"
+            f"{LOCAL_ONLY_MARKER} test(s), which need a control plane these tests started:"
         )
+        for item in local:
+            # tests/node/test_cluster_tier.py reads these lines: "local only: <node id>: <why>".
+            reporter.write_line(f"{LOCAL_ONLY_LINE}{item.nodeid}: {reasons[item.nodeid]}")
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +129,7 @@ def cluster(control_plane: ClusterAccess, request: pytest.FixtureRequest) -> Ite
     cluster = Cluster(control_plane, prefix=request.node.name)
     yield cluster
     delete_external_namespaces(control_plane, cluster.namespaces)
+    delete_external_objects(control_plane, cluster.cluster_scoped)
 
 
 def delete_external_namespaces(control_plane: ClusterAccess, names: list[str]) -> None:
@@ -115,6 +140,12 @@ def delete_external_namespaces(control_plane: ClusterAccess, names: list[str]) -
         kubectl(control_plane, "delete", "namespace", "--wait=false", "--ignore-not-found", *names)
 
 
+def delete_external_objects(control_plane: ClusterAccess, objects: list[str]) -> None:
+    """On an external cluster, delete cluster-scoped objects ("<resource>/<name>") a test made."""
+    if external_kubeconfig() is not None and objects:
+        kubectl(control_plane, "delete", "--wait=false", "--ignore-not-found", *objects)
+
+
 @pytest.fixture
 def unique() -> str:
     """A suffix that keeps this test's slugs apart from every other test's."""
@@ -123,11 +154,18 @@ def unique() -> str:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    """On a failed cluster test, show the last lines of the operator's and redirector's logs."""
+    """On a failed cluster test, show the last lines of the logs of its stacks' operator and
+    redirector (the session's `stack`, and any other a test runs, such as `prober`)."""
     report = yield
-    stack = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
-    if call.when == "call" and getattr(report, "failed", False) and isinstance(stack, Stack):
-        for process in (stack.operator, stack.redirector):
-            if process is not None:
-                report.sections.append((f"{process.name} log", process.log_tail(60)))  # type: ignore[attr-defined]
+    stacks = [
+        (name, value)
+        for name, value in (getattr(item, "funcargs", None) or {}).items()
+        if isinstance(value, Stack)
+    ]
+    if call.when == "call" and getattr(report, "failed", False):
+        for fixture, stack in stacks:
+            for process in (stack.operator, stack.redirector):
+                if process is not None:
+                    title = f"{process.name} log ({fixture})"
+                    report.sections.append((title, process.log_tail(60)))  # type: ignore[attr-defined]
     return report

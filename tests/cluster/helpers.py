@@ -60,6 +60,27 @@ def not_served(stack: Stack, slug: str, timeout: float = 10.0) -> None:
     eventually(check, timeout=timeout)
 
 
+def terminating_namespaces(control_plane: ClusterAccess) -> list[str]:
+    """Namespaces being deleted. External mode deletes each test's namespaces without waiting, so
+    their links are still leaving the cluster, and every operator's table, for a while after."""
+    listed = json.loads(kubectl(control_plane, "get", "namespaces", "-o", "json").stdout)
+    return [
+        item["metadata"]["name"]
+        for item in listed["items"]
+        if item.get("status", {}).get("phase") == "Terminating"
+    ]
+
+
+def no_namespace_leaving(control_plane: ClusterAccess) -> None:
+    """Wait until no namespace is being deleted (at once on a local control plane)."""
+
+    def check() -> None:
+        leaving = terminating_namespaces(control_plane)
+        assert not leaving, f"namespaces still being deleted: {leaving}"
+
+    eventually(check, timeout=180, interval=1)
+
+
 def table_shards(cluster: "Cluster", stack: Stack) -> list[dict[str, Any]]:
     """The routing-table ConfigMaps of `stack`'s operator, as the API returns them."""
     listing = cluster.kubectl(
@@ -83,6 +104,9 @@ class Cluster:
         self._prefix = "".join(c if c.isalnum() else "-" for c in prefix.lower())[:40].strip("-")
         #: Every namespace this test created (the first is `namespace`).
         self.namespaces: list[str] = []
+        #: Cluster-scoped objects ("<resource>/<name>") this test created for itself; deleted
+        #: after it on an external cluster, as its namespaces are.
+        self.cluster_scoped: list[str] = []
         self.namespace = self.new_namespace()
 
     def new_namespace(self) -> str:

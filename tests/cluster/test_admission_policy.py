@@ -204,7 +204,7 @@ def eventually_applied(cluster: Cluster, manifest: str) -> subprocess.CompletedP
 
 
 # Last in the module: after the restart the policy fails open for minutes (see its docstring).
-@pytest.mark.local_control_plane  # stops the API server
+@pytest.mark.local_control_plane("it restarts the API server")
 def test_after_an_api_server_restart_the_policy_never_refuses_every_link(
     cluster: Cluster, admission: list[str], control_plane: ControlPlane
 ) -> None:

@@ -1,5 +1,6 @@
 """What keeps working when parts fail: the API server away, restarts, a tampered table."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -7,11 +8,20 @@ import httpx
 import pytest
 
 from shortlink_core.matching import match_key
-from shortlink_core.table import FORMAT_VERSION
+from shortlink_core.table import FORMAT_VERSION, decode_released
+from shortlink_localcluster import bulk
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import wait_until
 from shortlink_localcluster.stack import Stack, http_status
-from tests.cluster.helpers import Cluster, eventually, follow, served, shortlink, table_shards
+from tests.cluster.helpers import (
+    Cluster,
+    eventually,
+    follow,
+    no_namespace_leaving,
+    served,
+    shortlink,
+    table_shards,
+)
 
 
 @pytest.fixture
@@ -23,7 +33,7 @@ def own_stack(control_plane: ControlPlane, stack: Stack) -> Iterator[Stack]:
     own.stop()
 
 
-@pytest.mark.local_control_plane  # stops the API server
+@pytest.mark.local_control_plane("it stops the API server (and starts it again)")
 def test_redirector_keeps_serving_while_the_api_server_is_down(
     cluster: Cluster, stack: Stack, own_stack: Stack, control_plane: ControlPlane, unique: str
 ) -> None:
@@ -46,7 +56,9 @@ def test_redirector_keeps_serving_while_the_api_server_is_down(
     served(own_stack, f"after-{unique}", "https://after.example/", timeout=30)
 
 
-@pytest.mark.local_control_plane  # stops the API server
+@pytest.mark.local_control_plane(
+    "it starts a redirector while the API server is stopped (and starts it again)"
+)
 def test_redirector_is_not_ready_until_it_has_loaded_a_table(
     stack: Stack, own_stack: Stack, control_plane: ControlPlane
 ) -> None:
@@ -88,6 +100,8 @@ def test_an_operator_restart_over_unchanged_links_writes_nothing(
         cluster.apply(shortlink(f"still-{i}-{unique}", f"https://still.example/{i}"))
     for i in range(3):
         cluster.wait_reason(f"still-{i}-{unique}", "Published")
+    no_namespace_leaving(cluster.control_plane)
+    eventually(lambda: _assert_no_gone_namespace_in_table(cluster, stack), timeout=30)
     before = _versions(cluster, stack)
 
     assert stack.operator is not None
@@ -148,6 +162,19 @@ def test_a_deleted_shard_is_recreated(cluster: Cluster, stack: Stack, unique: st
 def _assert_published_once(stack: Stack) -> None:
     health = httpx.get(stack.operator_health_url, timeout=2).json()
     assert health.get("lastPublished") is not None
+
+
+def _assert_no_gone_namespace_in_table(cluster: Cluster, stack: Stack) -> None:
+    """The table holds no link of a namespace gone, nor a slug held for one (a deleted owner's,
+    for the grace period): the table writes for the namespaces earlier tests deleted (external
+    mode deletes them, without waiting) are all done. A local control plane deletes none."""
+    listed = json.loads(cluster.kubectl("get", "namespaces", "-o", "json", namespace=None).stdout)
+    present = {item["metadata"]["name"] for item in listed["items"]}
+    shards = asyncio.run(bulk.table(cluster.control_plane, stack.namespace))
+    served = {entry["namespace"] for entry in bulk.routes(shards).values()}
+    held = {hold.namespace for data in shards.values() for hold in decode_released(data)}
+    gone = (served | held) - present
+    assert not gone, f"the table still holds links or slugs of {sorted(gone)}"
 
 
 def _versions(cluster: Cluster, stack: Stack) -> dict[str, str]:

@@ -21,8 +21,10 @@ from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.stack import Stack
 from tests.cluster.helpers import Cluster, eventually, not_served, served, shortlink, table_shards
 
-# It compacts the control plane's etcd and restarts its API server.
-pytestmark = pytest.mark.local_control_plane
+pytestmark = pytest.mark.local_control_plane(
+    "it compacts etcd (through etcd's own port, which no cluster exposes to its clients) and "
+    "restarts the API server, twice"
+)
 
 
 def compact_etcd(control_plane: ControlPlane) -> int:
