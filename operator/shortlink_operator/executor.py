@@ -33,12 +33,13 @@ from shortlink_operator.conditions import describes
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.declaring import DeclaredLinkWriter
 from shortlink_operator.drift import OwnWrites
+from shortlink_operator.incremental import Planner
 from shortlink_operator.inputs import Inputs
 from shortlink_operator.kube import Kube, Refused, Shard, TableEvent
 from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.manifest import ManifestEncoder
 from shortlink_operator.metrics import OperatorMetrics
-from shortlink_operator.planning import Event, Plan, PlanConfig, plan
+from shortlink_operator.planning import Event, Plan, PlanConfig
 from shortlink_operator.table_state import TableReader
 
 #: How long a pass writes statuses before it gives way to a change waiting for its own pass.
@@ -97,6 +98,7 @@ class PassExecutor:
         self._manifests = ManifestEncoder()
         self._own = OwnWrites()
         self._reader = TableReader()
+        self._planner = Planner()
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
@@ -232,7 +234,7 @@ class PassExecutor:
                 gc.enable()
 
     def _plan_now(self, inputs: Inputs, shards: Mapping[str, Shard]) -> Plan:
-        return plan(
+        return self._planner.plan(
             inputs.links,
             settings=self._settings,
             now=self._clock(),

@@ -268,7 +268,7 @@ def _labels(body: Mapping[str, Any]) -> dict[str, str]:
     return dict(body["metadata"].get("labels") or {})
 
 
-def _planned_part(link: IndexedLink) -> object:
+def planned_part(link: IndexedLink) -> object:
     """All of a link but its status, which the operator writes and reads through `_written`.
 
     The generation is in it although the parsed spec is too: statuses report it as observed.
@@ -286,7 +286,7 @@ def _planned_part(link: IndexedLink) -> object:
 
 class LinkIndex(ObjectIndex[IndexedLink]):
     def __init__(self) -> None:
-        super().__init__(index_link, _planned_part)
+        super().__init__(index_link, planned_part)
 
 
 @dataclass
