@@ -42,11 +42,17 @@ from shortlink_operator.metrics import OperatorMetrics
 from shortlink_operator.planning import Event, Plan, PlanConfig
 from shortlink_operator.table_state import TableReader
 
+#: Shard writes in flight at once.
+SHARD_CONCURRENCY: Final = 4
 #: How long a pass writes statuses before it gives way to a change waiting for its own pass.
 STATUS_SLICE_SECONDS: Final = 1.0
 TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 logger = logging.getLogger(__name__)
+
+
+def _differs(current: Shard | None, data: Mapping[str, str]) -> bool:
+    return current is None or current.data != data
 
 
 def now() -> str:
@@ -253,9 +259,10 @@ class PassExecutor:
         Returns whether anything changed, and the shards the API server refused: one refused
         write does not stop the others.
         """
-        written, refused = False, set()
-        # Deletions last, so a link moving to another shard is always in one of the two.
-        for name in [*wanted, *sorted(set(shards) - set(wanted))]:
+        written, refused = False, set[str]()
+
+        async def write(name: str) -> None:
+            nonlocal written
             current, data = shards.get(name), wanted.get(name)
             try:
                 if data is None:
@@ -267,11 +274,18 @@ class PassExecutor:
                 elif current.data != data:
                     shards[name] = await self._kube.update_shard(current, data)
                 else:
-                    continue
+                    return
                 written = True
             except Refused as error:
                 refused.add(name)
                 logger.error("the API server refused routing-table shard %s: %s", name, error)
+
+        # A bulk change rewrites every shard: a few at a time, so the pass (and a change waiting
+        # for the next one) does not wait for each write in turn. Deletions last, so a link
+        # moving to another shard is always in one of the two.
+        changed = [name for name, data in wanted.items() if _differs(shards.get(name), data)]
+        await bounded(map(write, changed), limit=SHARD_CONCURRENCY)
+        await bounded(map(write, sorted(set(shards) - set(wanted))), limit=SHARD_CONCURRENCY)
         return written, refused
 
     async def _write_statuses(

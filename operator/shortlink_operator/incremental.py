@@ -28,7 +28,7 @@ told what changed, so no change can be missed by a forgotten notification: a cac
 does not match is simply made again.
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -56,12 +56,10 @@ from shortlink_operator.planning import (
     entry_of,
     events_of,
     holder_of,
-    holds,
     iso,
     moment_of,
     outcome_of,
     settled,
-    shards_of,
 )
 from shortlink_operator.policy import Policy, listed, target_violation, violation
 from shortlink_operator.resolution import Referents, Unresolved, resolve
@@ -95,6 +93,14 @@ class _Prepared:
     entries: dict[str, str] = field(default_factory=dict)
     #: activeFrom and expiresAt: the outcome changes by itself at these times.
     moments: tuple[float, ...] = ()
+    #: Refused, with a target, or waiting for a time: looked at in every pass.
+    special: bool = False
+    #: Each claim's shard and entry, and their bytes with commas, for the claims last placed.
+    placed: tuple[tuple[int, str], ...] = ()
+    placed_claims: tuple[Claim, ...] = ()
+    #: Its claims and its generated code's claim, as of this pass (empty when it claims none).
+    every_claim: tuple[Claim, ...] = ()
+    placed_bytes: int = 0
 
     @property
     def allowed(self) -> bool:
@@ -169,26 +175,38 @@ class Planner:
 
         self._forget_if_changed(links, settings, policies, namespace_labels or {}, referents)
         assert self._globals is not None
-        prepared = self._prepare_all(links, referents, settings)
+        prepared, special = self._prepare_all(links, referents, settings)
 
-        claims, primary = self._claims(links, prepared, status_now, settings)
-        held = holds(links, table, now=now, grace_seconds=settings.grace_seconds)
+        claims, primary = self._claims(links, prepared, status_of, settings)
+        held = _holds(current, table, now=now, grace_seconds=settings.grace_seconds)
         ownership, contested = _ownership(claims, status_now, table.served, held)
-        unresolved = {key for key, p in prepared.items() if p.unresolved is not None}
-        routed = [c for c in ownership.owners.values() if c.link.key not in unresolved]
         waiting = {key: hold for key, hold in held.items() if key not in ownership.owners}
-
-        def entry(claim: Claim) -> str:
-            return prepared[claim.link.key].entry(claim)
+        targets = Targets()
+        refused: dict[Key, str] = {}
+        for p in special:
+            key = p.link.key
+            if p.target_refused is not None:
+                targets.refused[key] = p.target_refused
+            if p.unresolved is not None:
+                targets.unresolved[key] = p.unresolved
+            if p.resolved is not None:
+                targets.resolved[key] = p.resolved
+            if p.refused is not None:
+                refused[key] = p.refused
 
         placement = _place_all_fit(
-            routed, entry=entry, served=table.served, waiting=waiting.values(), settings=settings
+            links,
+            prepared,
+            ownership.owners,
+            served=table.served,
+            waiting=waiting.values(),
+            settings=settings,
         )
         full = placement is None
         if placement is None:
             placement = place(
-                routed,
-                entry=entry,
+                [c for c in ownership.owners.values() if c.link.key not in targets.unresolved],
+                entry=lambda claim: prepared[claim.link.key].entry(claim),
                 served=table.served,
                 served_entry=table.entry,
                 owned=ownership.owners,
@@ -199,18 +217,6 @@ class Planner:
             )
         shards = self._encode(placement.entries, waiting.values(), settings.shard_count)
 
-        targets = Targets()
-        refused: dict[Key, str] = {}
-        for key, p in prepared.items():
-            if p.target_refused is not None:
-                targets.refused[key] = p.target_refused
-            if p.unresolved is not None:
-                targets.unresolved[key] = p.unresolved
-            if p.resolved is not None:
-                targets.resolved[key] = p.resolved
-            if p.refused is not None:
-                refused[key] = p.refused
-
         # A link contested, now or in the last pass: its outcome depends on other links. (A
         # link refused in the fast path is refused for its own size; any other refusal, or a
         # kept link, took the full placement, after which every outcome is decided again.)
@@ -220,24 +226,23 @@ class Planner:
         statuses: dict[Key, dict[str, Any]] = {}
         events: list[Event] = []
         timestamp = iso(now)
-        decided: dict[Key, _Decided] = {}
+        decided = self._decided
         for link in links:
             key = link.key
             p = prepared[key]
-            status = status_now(link)
+            status = status_of(link)
             slug = primary.get(key)
-            last = self._decided.get(key)
+            last = decided.get(key)
             if (
-                not decide_all
-                and last is not None
-                and not last.pending
+                last is not None
                 and last.prepared is p
                 and last.status is status
+                and not last.pending
                 and last.primary == slug
                 and not p.moments
+                and not decide_all
                 and key not in again
             ):
-                decided[key] = last
                 continue
             outcome = outcome_of(
                 p.link,
@@ -259,22 +264,20 @@ class Planner:
                 holder = holder_of(p.link, slug, ownership)
                 events.extend(events_of(p.link, outcome, holder, current))
             decided[key] = _Decided(p, status, slug, pending=wanted is not None)
-        self._decided = decided
+        if len(decided) != len(current):  # links went
+            for key in [key for key in decided if key not in current]:
+                del decided[key]
         self._again = now_again
         self._all_again = full
 
-        moments = [
-            moment for p in prepared.values() if p.allowed for moment in p.moments if moment > now
-        ]
+        moments = [moment for p in special if p.allowed for moment in p.moments if moment > now]
         moments += [moment_of(hold.until) for hold in waiting.values()]
         return Plan(
             shards=shards,
             statuses=statuses,
             events=events,
             next_change=min(moments, default=None),
-            depends_on=shards_of(statuses, claims, table.served, settings.shard_count)
-            if statuses
-            else {},
+            depends_on=_shards_of(statuses, prepared, table, settings.shard_count),
         )
 
     def _forget_if_changed(
@@ -303,17 +306,26 @@ class Planner:
 
     def _prepare_all(
         self, links: Sequence[IndexedLink], referents: Referents, settings: PlanConfig
-    ) -> dict[Key, _Prepared]:
+    ) -> tuple[dict[Key, _Prepared], list[_Prepared]]:
+        """Each link's preparation, and those of the few that are refused, have a target or
+        wait for a time (the rest need no more than their claims)."""
         assert self._globals is not None
-        cache = self._prepared
-        prepared: dict[Key, _Prepared] = {}
+        prepared = self._prepared
+        special: list[_Prepared] = []
         for link in links:
-            p = cache.get(link.key)
-            if p is None or (p.source is not link and planned_part(p.source) != planned_part(link)):
-                p = _prepare(link, referents, self._globals, settings)
-            prepared[link.key] = p
-        self._prepared = prepared
-        return prepared
+            p = prepared.get(link.key)
+            if p is None or p.source is not link:
+                if p is not None and planned_part(p.source) == planned_part(link):
+                    p.source = link  # the same link, its status come back: compare once
+                else:
+                    p = prepared[link.key] = _prepare(link, referents, self._globals, settings)
+            if p.special:
+                special.append(p)
+        if len(prepared) != len(links):  # links went
+            present = {link.key for link in links}
+            for key in [key for key in prepared if key not in present]:
+                del prepared[key]
+        return prepared, special
 
     def _claims(
         self,
@@ -342,7 +354,9 @@ class Planner:
                 p.code = full_code(settings.slug_key, link.namespace, link.name)
             previous = status_of(link).get("slug")
             keep = previous if isinstance(previous, str) else None
-            if keep and len(keep) >= DEFAULT_LENGTH and p.code.startswith(keep):
+            if p.generated_claim is not None and keep == p.generated_claim.slug:
+                stable.append((p, keep))  # kept as it was (every code chosen is a prefix)
+            elif keep and len(keep) >= DEFAULT_LENGTH and p.code.startswith(keep):
                 stable.append((p, keep))
             else:
                 unstable.append((p, keep))
@@ -410,6 +424,7 @@ def _generated_claim(p: _Prepared, code: str) -> Claim:
     if claim is None or claim.slug != code:
         assert p.link.link is not None
         claim = p.generated_claim = Claim(p.link, p.link.link, code)
+        p.every_claim = (*p.claims, claim)
     return claim
 
 
@@ -460,9 +475,12 @@ def _prepare(
             p.refused = why
     if spec is not None and p.allowed:
         p.listed = listed(spec, namespace=link.namespace, labels=labels, policies=inputs.policies)
-        p.claims = tuple(Claim(p.link, spec, slug) for slug in spec.slugs)
+        p.claims = p.every_claim = tuple(Claim(p.link, spec, slug) for slug in spec.slugs)
         p.generated = spec.slug is None
         p.moments = tuple(m for m in (spec.active_from, spec.expires_at) if m is not None)
+    p.special = bool(
+        p.refused or p.target_refused or p.unresolved or p.resolved is not None or p.moments
+    )
     return p
 
 
@@ -500,9 +518,10 @@ def _ownership(
 
 
 def _place_all_fit(
-    routed: Sequence[Claim],
+    links: Sequence[IndexedLink],
+    prepared: Mapping[Key, _Prepared],
+    owners: Mapping[str, Claim],
     *,
-    entry: Callable[[Claim], str],
     served: Mapping[str, Key],
     waiting: Iterable[Release],
     settings: PlanConfig,
@@ -510,33 +529,79 @@ def _place_all_fit(
     """`place`'s answer when every shard's entries fit under the budget and no served link is
     over the per-link limit (then order does not matter: everything is placed); else None."""
     limit = link_limit(settings.shard_budget)
-    by_link: dict[Key, list[tuple[int, str, Claim]]] = {}
-    for claim in routed:
-        by_link.setdefault(claim.link.key, []).append(
-            (shard_index(claim.key, settings.shard_count), entry(claim), claim)
-        )
+    shard_count = settings.shard_count
     result = Placement()
+    entries = result.entries
     served_links: set[Key] | None = None
-    base = base_sizes(waiting, settings.shard_count)
-    for link_key, own in by_link.items():
-        total = sum(len(text) + 1 for _, text, _ in own)
-        if total > limit:
+    for link in links:
+        p = prepared[link.key]
+        if p.unresolved is not None or not p.every_claim:
+            continue
+        routed = p.every_claim
+        for claim in routed:
+            if owners.get(claim.key) is not claim:  # lost one: place those it owns
+                routed = tuple(c for c in routed if owners.get(c.key) is c)
+                break
+        if routed is not p.placed_claims and routed != p.placed_claims:
+            p.placed = tuple((shard_index(c.key, shard_count), p.entry(c)) for c in routed)
+            p.placed_bytes = sum(len(text) + 1 for _, text in p.placed)
+        p.placed_claims = routed
+        if not routed:
+            continue
+        if p.placed_bytes > limit:
             if served_links is None:
                 served_links = set(served.values())
-            if link_key in served_links:
+            if link.key in served_links:
                 return None  # kept at its last generation: `place` knows how
-            names = sorted({shard_name(index) for index, _, _ in own})
+            names = sorted({shard_name(index) for index, _ in p.placed})
+            total = p.placed_bytes
             why = Refusal(", ".join(names), total, limit, settings.shard_budget, too_large=True)
-            for _, _, claim in own:
-                result.refused[(claim.link.namespace, claim.link.name, claim.slug)] = why
+            for claim in routed:
+                result.refused[(link.namespace, link.name, claim.slug)] = why
             continue
-        for index, text, _ in own:
-            result.entries.setdefault(index, []).append(text)
-    for index, texts in result.entries.items():
+        for index, text in p.placed:
+            if index in entries:
+                entries[index].append(text)
+            else:
+                entries[index] = [text]
+    base = base_sizes(waiting, shard_count)
+    for index, texts in entries.items():
         size = (base.get(index, 0) or EMPTY_SHARD_BYTES) + sum(map(len, texts)) + len(texts) - 1
         if size > settings.shard_budget:
             return None
         result.sizes[index] = size
-    for index in set(base) - set(result.entries):
-        result.entries[index], result.sizes[index] = [], base[index]
+    for index in set(base) - set(entries):
+        entries[index], result.sizes[index] = [], base[index]
     return result
+
+
+def _holds(
+    present: Mapping[Key, IndexedLink], table: TableState, *, now: float, grace_seconds: float
+) -> dict[str, Release]:
+    """`planning.holds`, with the links already by key."""
+    timestamp = iso(now)
+    held = {key: hold for key, hold in table.released.items() if hold.until > timestamp}
+    if grace_seconds > 0:
+        until = iso(now + grace_seconds)
+        for key, owner in table.served.items():
+            if owner not in present and key not in held:
+                held[key] = Release(key=key, namespace=owner[0], name=owner[1], until=until)
+    return held
+
+
+def _shards_of(
+    statuses: Mapping[Key, object],
+    prepared: Mapping[Key, _Prepared],
+    table: TableState,
+    shard_count: int,
+) -> dict[Key, frozenset[str]]:
+    """`planning.shards_of` for the links with a status to write: their claims' shards and the
+    shards the table serves them in."""
+    if not statuses:
+        return {}
+    found: dict[Key, set[int]] = {key: set() for key in statuses}
+    for key, indexes in found.items():
+        indexes.update(shard_index(c.key, shard_count) for c in prepared[key].every_claim)
+    for key, routing_keys in table.served_for(found).items():
+        found[key].update(shard_index(routing_key, shard_count) for routing_key in routing_keys)
+    return {key: frozenset(map(shard_name, indexes)) for key, indexes in found.items()}
