@@ -30,6 +30,7 @@ does not match is simply made again.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Final
 
 from shortlink_core.errors import InvalidLink
@@ -65,6 +66,7 @@ from shortlink_operator.policy import Policy, listed, target_violation, violatio
 from shortlink_operator.resolution import Referents, Unresolved, resolve
 from shortlink_operator.table_state import TableState
 
+_NO_STATUS: Final[Mapping[str, Any]] = MappingProxyType({})
 #: Sorts after every real (created, namespace, name).
 _LAST: Final = ("\uffff",)
 
@@ -433,7 +435,9 @@ def _prepare(
 ) -> _Prepared:
     """`plan`'s `_resolve_targets`, `_refuse_loops`, `_policy_violations` and listing, for one
     link."""
-    p = _Prepared(source=link, link=link)
+    # The planner's own copy carries no status (status is looked up by key, always current):
+    # it would otherwise keep each status it was prepared with alive beside the current one.
+    p = _Prepared(source=link, link=replace(link, status=_NO_STATUS))
     labels = inputs.labels.get(link.namespace, {})
     spec = link.link
     if spec is not None and spec.target is not None:
@@ -455,7 +459,7 @@ def _prepare(
                 p.unresolved = (Reason.TARGET_UNRESOLVABLE, message)
             else:
                 p.resolved = url
-                p.link = replace(link, link=resolved)
+                p.link = replace(p.link, link=resolved)
     if p.link.link is not None:
         spec = p.link.link
         own = replace(spec, url="") if p.resolved is not None else spec
