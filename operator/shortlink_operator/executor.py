@@ -38,7 +38,7 @@ from shortlink_operator.inputs import Inputs
 from shortlink_operator.kube import Kube, Refused, Shard, TableEvent
 from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.manifest import ManifestEncoder
-from shortlink_operator.metrics import OperatorMetrics
+from shortlink_operator.metrics import OperatorMetrics, ready_reason
 from shortlink_operator.planning import Event, Plan, PlanConfig
 from shortlink_operator.table_state import TableReader
 
@@ -108,6 +108,7 @@ class PassExecutor:
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._reasons: dict[tuple[str, str], tuple[Mapping[str, Any], str]] = {}
         #: Shards the API server refused in the last pass.
         self.refused_shards: set[str] = set()
         #: When the last pass ended (wall clock), for the liveness probe and the metrics.
@@ -154,7 +155,9 @@ class PassExecutor:
         self._metrics.plan_duration.observe(plan_seconds)
         self._own.planned([*wanted.shards, MANIFEST_NAME])
         try:
-            table_written, self.refused_shards = await self._write_shards(shards, wanted.shards)
+            table_written, self.refused_shards = await self._write_shards(
+                shards, wanted.shards, wanted.served
+            )
             table_written = await self._write_manifest(shards) or table_written
         finally:  # judge the watch events held while writing, now the versions written are known
             versions = {name: shard.resource_version for name, shard in shards.items()}
@@ -174,8 +177,23 @@ class PassExecutor:
         if self._complete():
             await self._declared.write(inputs)
         self.last_success = time.time()
-        self._observe(inputs.links, wanted.shards, table_written=table_written)
+        self._observe(
+            inputs.links, wanted.shards, table_written=table_written, entries=wanted.entries
+        )
+        if len(self._reasons) > len(inputs.links):  # links went: forget their reasons
+            present = {link.key for link in inputs.links}
+            for key in [key for key in self._reasons if key not in present]:
+                del self._reasons[key]
         return PassResult(frozenset(self.refused_shards), wanted.next_change, plan_seconds)
+
+    def _reason_of(self, link: IndexedLink) -> str:
+        """The `Ready` reason of the link's status as last written or seen, remembered for each
+        status object: a pass at 100,000 links must not look through every status again."""
+        status = self._written.get(link.key, link.status)
+        known = self._reasons.get(link.key)
+        if known is None or known[0] is not status:
+            known = self._reasons[link.key] = (status, ready_reason(status))
+        return known[1]
 
     def _observe(
         self,
@@ -183,11 +201,12 @@ class PassExecutor:
         shards: Mapping[str, Mapping[str, str]],
         *,
         table_written: bool,
+        entries: Mapping[str, int] | None = None,
     ) -> None:
         """Metrics of a successful pass (kept apart from publishing itself)."""
         assert self.last_success is not None
-        self._metrics.observe_links(self._written.get(link.key, link.status) for link in links)
-        self._metrics.observe_shards(shards)
+        self._metrics.count_links(map(self._reason_of, links))
+        self._metrics.observe_shards(shards, entries)
         self._metrics.last_publish.set(self.last_success)
         if table_written:
             self._metrics.last_table_write.set(self.last_success)
@@ -252,7 +271,10 @@ class PassExecutor:
         )
 
     async def _write_shards(
-        self, shards: dict[str, Shard], wanted: Mapping[str, Mapping[str, str]]
+        self,
+        shards: dict[str, Shard],
+        wanted: Mapping[str, Mapping[str, str]],
+        served: Mapping[str, Mapping[str, tuple[str, str]]],
     ) -> tuple[bool, set[str]]:
         """Create, update and delete shards until they are `wanted`.
 
@@ -275,6 +297,8 @@ class PassExecutor:
                     shards[name] = await self._kube.update_shard(current, data)
                 else:
                     return
+                if data is not None and name in served:  # the reader need not decode it
+                    self._reader.written(name, shards[name].data, served[name])
                 written = True
             except Refused as error:
                 refused.add(name)

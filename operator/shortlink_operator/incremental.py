@@ -98,7 +98,7 @@ class _Prepared:
     #: Refused, with a target, or waiting for a time: looked at in every pass.
     special: bool = False
     #: Each claim's shard and entry, and their bytes with commas, for the claims last placed.
-    placed: tuple[tuple[int, str], ...] = ()
+    placed: tuple[tuple[int, str, str], ...] = ()
     placed_claims: tuple[Claim, ...] = ()
     #: Its claims and its generated code's claim, as of this pass (empty when it claims none).
     every_claim: tuple[Claim, ...] = ()
@@ -196,7 +196,7 @@ class Planner:
             if p.refused is not None:
                 refused[key] = p.refused
 
-        placement = _place_all_fit(
+        fast = _place_all_fit(
             links,
             prepared,
             ownership.owners,
@@ -204,8 +204,11 @@ class Planner:
             waiting=waiting.values(),
             settings=settings,
         )
-        full = placement is None
-        if placement is None:
+        full = fast is None
+        served_in: dict[int, list[tuple[str, Key]]] = {}
+        if fast is not None:
+            placement, served_in = fast
+        else:
             placement = place(
                 [c for c in ownership.owners.values() if c.link.key not in targets.unresolved],
                 entry=lambda claim: prepared[claim.link.key].entry(claim),
@@ -217,7 +220,9 @@ class Planner:
                 shard_count=settings.shard_count,
                 budget=settings.shard_budget,
             )
-        shards = self._encode(placement.entries, waiting.values(), settings.shard_count)
+        shards, written = self._encode(
+            placement.entries, waiting.values(), settings.shard_count, served_in
+        )
 
         # A link contested, now or in the last pass: its outcome depends on other links. (A
         # link refused in the fast path is refused for its own size; any other refusal, or a
@@ -280,6 +285,8 @@ class Planner:
             events=events,
             next_change=min(moments, default=None),
             depends_on=_shards_of(statuses, prepared, table, settings.shard_count),
+            entries={shard_name(index): len(texts) for index, texts in placement.entries.items()},
+            served=written,
         )
 
     def _forget_if_changed(
@@ -395,12 +402,19 @@ class Planner:
         return [*claims, *generated], primary
 
     def _encode(
-        self, entries: Mapping[int, list[str]], releases: Iterable[Release], shard_count: int
-    ) -> dict[str, dict[str, str]]:
+        self,
+        entries: Mapping[int, list[str]],
+        releases: Iterable[Release],
+        shard_count: int,
+        served_in: Mapping[int, list[tuple[str, Key]]],
+    ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, Key]]]:
+        """Each shard's data, encoded again only when its entries or holds changed; and, for those
+        encoded again whose routing keys are known, whom each key is served for."""
         held: dict[int, list[Release]] = {}
         for hold in releases:
             held.setdefault(shard_index(hold.key, shard_count), []).append(hold)
         shards: dict[str, dict[str, str]] = {}
+        served: dict[str, dict[str, Key]] = {}
         encoded: dict[int, tuple[list[str], tuple[Release, ...], dict[str, str]]] = {}
         for index in sorted(set(entries) | set(held)):
             own, holds_here = entries.get(index, []), tuple(held.get(index, ()))
@@ -411,10 +425,12 @@ class Planner:
                 data = last[2]
             else:
                 data = encode_entries(own, holds_here)
+                if index in served_in or not own:
+                    served[shard_name(index)] = dict(served_in.get(index, ()))
             encoded[index] = (own, holds_here, data)
             shards[shard_name(index)] = data
         self._encoded = encoded
-        return shards
+        return shards, served
 
 
 def _order(link: IndexedLink) -> tuple[str, str, str]:
@@ -529,13 +545,15 @@ def _place_all_fit(
     served: Mapping[str, Key],
     waiting: Iterable[Release],
     settings: PlanConfig,
-) -> Placement | None:
+) -> tuple[Placement, dict[int, list[tuple[str, Key]]]] | None:
     """`place`'s answer when every shard's entries fit under the budget and no served link is
-    over the per-link limit (then order does not matter: everything is placed); else None."""
+    over the per-link limit (then order does not matter: everything is placed), with the routing
+    keys each shard serves and for whom; else None."""
     limit = link_limit(settings.shard_budget)
     shard_count = settings.shard_count
     result = Placement()
     entries = result.entries
+    served_in: dict[int, list[tuple[str, Key]]] = {}
     served_links: set[Key] | None = None
     for link in links:
         p = prepared[link.key]
@@ -547,8 +565,8 @@ def _place_all_fit(
                 routed = tuple(c for c in routed if owners.get(c.key) is c)
                 break
         if routed is not p.placed_claims and routed != p.placed_claims:
-            p.placed = tuple((shard_index(c.key, shard_count), p.entry(c)) for c in routed)
-            p.placed_bytes = sum(len(text) + 1 for _, text in p.placed)
+            p.placed = tuple((shard_index(c.key, shard_count), p.entry(c), c.key) for c in routed)
+            p.placed_bytes = sum(len(text) + 1 for _, text, _ in p.placed)
         p.placed_claims = routed
         if not routed:
             continue
@@ -557,17 +575,19 @@ def _place_all_fit(
                 served_links = set(served.values())
             if link.key in served_links:
                 return None  # kept at its last generation: `place` knows how
-            names = sorted({shard_name(index) for index, _ in p.placed})
+            names = sorted({shard_name(index) for index, _, _ in p.placed})
             total = p.placed_bytes
             why = Refusal(", ".join(names), total, limit, settings.shard_budget, too_large=True)
             for claim in routed:
                 result.refused[(link.namespace, link.name, claim.slug)] = why
             continue
-        for index, text in p.placed:
+        for index, text, key in p.placed:
             if index in entries:
                 entries[index].append(text)
+                served_in[index].append((key, link.key))
             else:
                 entries[index] = [text]
+                served_in[index] = [(key, link.key)]
     base = base_sizes(waiting, shard_count)
     for index, texts in entries.items():
         size = (base.get(index, 0) or EMPTY_SHARD_BYTES) + sum(map(len, texts)) + len(texts) - 1
@@ -576,7 +596,7 @@ def _place_all_fit(
         result.sizes[index] = size
     for index in set(base) - set(entries):
         entries[index], result.sizes[index] = [], base[index]
-    return result
+    return result, served_in
 
 
 def _holds(

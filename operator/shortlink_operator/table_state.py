@@ -63,6 +63,11 @@ class TableReader:
         # Entries decoded only for the shards a kept link needs (rare), by shard name.
         self._entries: dict[str, tuple[Mapping[str, str], dict[str, str]]] = {}
 
+    def written(self, name: str, data: Mapping[str, str], served: Mapping[str, Key]) -> None:
+        """Shard `name` now holds `data` (as written), whose routing keys are served for
+        `served`: what reading it would find, without decoding it."""
+        self._parsed[name] = (data, dict(served), decode_released(data))
+
     def read(self, shards: Mapping[str, Mapping[str, str]]) -> TableState:
         served: dict[str, Key] = {}
         released: dict[str, Release] = {}

@@ -259,4 +259,6 @@ def test_incremental_and_full_planning_give_the_same_plan(
         assert incremental.events == full.events, step
         assert incremental.next_change == full.next_change, step
         assert incremental.depends_on == full.depends_on, step
+        for name, owners in incremental.served.items():  # what the table reader would read
+            assert TableReader().read({name: incremental.shards[name]}).served == owners, step
         last = full
