@@ -168,7 +168,7 @@ class PassExecutor:
         # (and its Events) for the pass that writes the shard.
         withheld = {
             key
-            for key, names in wanted.depends_on.items()
+            for key, names in (wanted.depends_on.items() if self.refused_shards else ())
             if key in wanted.statuses and not names.isdisjoint(self.refused_shards)
         }
         statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}

@@ -28,7 +28,7 @@ told what changed, so no change can be missed by a forgotten notification: a cac
 does not match is simply made again.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
@@ -284,7 +284,7 @@ class Planner:
             statuses=statuses,
             events=events,
             next_change=min(moments, default=None),
-            depends_on=_shards_of(statuses, prepared, table, settings.shard_count),
+            depends_on=_ShardsOf(statuses, prepared, table, settings.shard_count),
             entries={shard_name(index): len(texts) for index, texts in placement.entries.items()},
             served=written,
         )
@@ -611,6 +611,37 @@ def _holds(
             if owner not in present and key not in held:
                 held[key] = Release(key=key, namespace=owner[0], name=owner[1], until=until)
     return held
+
+
+class _ShardsOf(Mapping[Key, frozenset[str]]):
+    """`Plan.depends_on`, worked out when first asked for: the executor asks only when a shard
+    was refused, and finding where the table serves each link costs a look at every shard."""
+
+    def __init__(
+        self,
+        statuses: Mapping[Key, object],
+        prepared: Mapping[Key, _Prepared],
+        table: TableState,
+        shard_count: int,
+    ) -> None:
+        # The planner changes its own preparations in the next pass: keep those needed now.
+        own = {key: prepared[key] for key in statuses}
+        self._arguments = (statuses, own, table, shard_count)
+        self._found: dict[Key, frozenset[str]] | None = None
+
+    def _worked_out(self) -> dict[Key, frozenset[str]]:
+        if self._found is None:
+            self._found = _shards_of(*self._arguments)
+        return self._found
+
+    def __getitem__(self, key: Key) -> frozenset[str]:
+        return self._worked_out()[key]
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._worked_out())
+
+    def __len__(self) -> int:
+        return len(self._worked_out())
 
 
 def _shards_of(

@@ -119,7 +119,7 @@ class Plan:
     next_change: float | None = None
     #: For each status to write, the shards it describes (where the link is served now or is to
     #: be): a status is written only once those shards are, so it never claims an unwritten table.
-    depends_on: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    depends_on: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     #: The routes in each shard, when the planner counted them (the metrics need not decode).
     entries: dict[str, int] | None = None
     #: For shards whose data the planner knows the routing keys of: whom each key is served for
