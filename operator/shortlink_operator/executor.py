@@ -1,10 +1,11 @@
 """One pass: what the publisher does each time the scheduler says a pass is due.
 
-A pass runs in clear steps: read the table (only after a resync, a repair or an error), plan,
-write the shards whose bytes changed, then the manifest listing them (last, so a redirector that
-sees it has seen every shard it lists; see `manifest`), write the statuses that changed (a bounded
-number at a time, see `bounded`), post Events for outcomes that changed, then create, patch and
-delete the ShortLinks that annotations declare (`declaring`).
+A pass runs in clear steps: read the table (only after a resync, a repair or an error), plan
+(with `incremental.Planner`, which redoes only what changed since the last pass), write the
+shards whose bytes changed (a few at a time), then the manifest listing them (last, so a
+redirector that sees it has seen every shard it lists; see `manifest`), write the statuses that
+changed (a bounded number at a time, see `bounded`), post Events for outcomes that changed, then
+create, patch and delete the ShortLinks that annotations declare (`declaring`).
 
 A shard the API server refuses (`Refused`: a 422, an admission webhook's denial) blocks nothing
 else: the other shards and every status that does not describe it are written, and the pass

@@ -25,7 +25,9 @@ decided again in that pass and the next.
 
 Every cache is checked against the inputs it was made from (by identity or equality) rather than
 told what changed, so no change can be missed by a forgotten notification: a cache entry that
-does not match is simply made again.
+does not match is simply made again. The price is a walk over every link per pass, a few
+dictionary lookups each: at 100,000 links a pass still takes a few tenths of a second of CPU
+(against 4-5 s planned from scratch), which tracking dirty keys from the indexes could remove.
 """
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -453,7 +455,19 @@ def _prepare(
     link."""
     # The planner's own copy carries no status (status is looked up by key, always current):
     # it would otherwise keep each status it was prepared with alive beside the current one.
-    p = _Prepared(source=link, link=replace(link, status=_NO_STATUS))
+    planned = IndexedLink(  # not `replace`: at 100,000 links its generality costs seconds
+        link.namespace,
+        link.name,
+        link.uid,
+        link.created,
+        link.generation,
+        link.link,
+        link.error,
+        _NO_STATUS,
+        link.changed,
+        link.owner,
+    )
+    p = _Prepared(source=link, link=planned)
     labels = inputs.labels.get(link.namespace, {})
     spec = link.link
     if spec is not None and spec.target is not None:

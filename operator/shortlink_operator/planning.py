@@ -406,7 +406,9 @@ def _encode(
 def entry_of(claim: Claim, *, listed: bool) -> str:
     """A claim's bytes in its shard: the link as the table holds it (UTM tags applied, `listed`
     decided: True, or left out) at the claim's slug. (`incremental` keeps them between passes.)"""
-    served = replace(claim.spec.with_utm_applied(), listed=True if listed else None)
+    served, shown = claim.spec.with_utm_applied(), True if listed else None
+    if served.listed != shown:  # most links: as they are (a copy each costs a restart seconds)
+        served = replace(served, listed=shown)
     return route_entry(
         Route(
             slug=claim.slug,
