@@ -12,12 +12,16 @@ Module map:
 - `ownership`: decides which ShortLink owns a contested slug (pure).
 - `table_state`: reads who the table in the cluster serves, and the grace-period holds (pure).
 - `conditions`: builds `status` the way the Kubernetes API conventions describe (pure).
-- `planning`: from links, policies and the table to the desired shards, statuses, Events (pure).
+- `planning`: from links, policies and the table to the desired shards, statuses, Events (pure):
+  the whole answer from scratch, the reference the incremental planner is held to.
+- `incremental`: the same answer from memory of the last pass, redoing only what changed (what
+  the pass executor plans with).
 - `placement`: fills each shard under its byte budget, served links first (pure).
 - `publisher`: the single writer, wired from the three parts below; what the handlers call.
 - `scheduler`: when a pass runs: wake, debounce, the writer Lease, resync, backoff after errors
   and refused shards, the next time-based change.
-- `executor`: what one pass does: plan, then write the shards, the manifest (last), the statuses
+- `executor`: what one pass does: plan (`incremental`), then write the shards (a few at a time),
+  the manifest (last), the statuses
   and the Events through `kube`, then the declared links (`declaring`); `bounded` keeps a few
   writes in flight at a time.
 - `declaring`: writes the ShortLinks that annotations declare, and reports what it cannot.

@@ -1,10 +1,11 @@
 """One pass: what the publisher does each time the scheduler says a pass is due.
 
-A pass runs in clear steps: read the table (only after a resync, a repair or an error), plan,
-write the shards whose bytes changed, then the manifest listing them (last, so a redirector that
-sees it has seen every shard it lists; see `manifest`), write the statuses that changed (a bounded
-number at a time, see `bounded`), post Events for outcomes that changed, then create, patch and
-delete the ShortLinks that annotations declare (`declaring`).
+A pass runs in clear steps: read the table (only after a resync, a repair or an error), plan
+(with `incremental.Planner`, which redoes only what changed since the last pass), write the
+shards whose bytes changed (a few at a time), then the manifest listing them (last, so a
+redirector that sees it has seen every shard it lists; see `manifest`), write the statuses that
+changed (a bounded number at a time, see `bounded`), post Events for outcomes that changed, then
+create, patch and delete the ShortLinks that annotations declare (`declaring`).
 
 A shard the API server refuses (`Refused`: a 422, an admission webhook's denial) blocks nothing
 else: the other shards and every status that does not describe it are written, and the pass
@@ -33,19 +34,26 @@ from shortlink_operator.conditions import describes
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.declaring import DeclaredLinkWriter
 from shortlink_operator.drift import OwnWrites
+from shortlink_operator.incremental import Planner
 from shortlink_operator.inputs import Inputs
 from shortlink_operator.kube import Kube, Refused, Shard, TableEvent
 from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.manifest import ManifestEncoder
-from shortlink_operator.metrics import OperatorMetrics
-from shortlink_operator.planning import Event, Plan, PlanConfig, plan
+from shortlink_operator.metrics import OperatorMetrics, ready_reason
+from shortlink_operator.planning import Event, Plan, PlanConfig
 from shortlink_operator.table_state import TableReader
 
+#: Shard writes in flight at once.
+SHARD_CONCURRENCY: Final = 4
 #: How long a pass writes statuses before it gives way to a change waiting for its own pass.
 STATUS_SLICE_SECONDS: Final = 1.0
 TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 logger = logging.getLogger(__name__)
+
+
+def _differs(current: Shard | None, data: Mapping[str, str]) -> bool:
+    return current is None or current.data != data
 
 
 def now() -> str:
@@ -97,9 +105,11 @@ class PassExecutor:
         self._manifests = ManifestEncoder()
         self._own = OwnWrites()
         self._reader = TableReader()
+        self._planner = Planner()
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._reasons: dict[tuple[str, str], tuple[Mapping[str, Any], str]] = {}
         #: Shards the API server refused in the last pass.
         self.refused_shards: set[str] = set()
         #: When the last pass ended (wall clock), for the liveness probe and the metrics.
@@ -146,7 +156,9 @@ class PassExecutor:
         self._metrics.plan_duration.observe(plan_seconds)
         self._own.planned([*wanted.shards, MANIFEST_NAME])
         try:
-            table_written, self.refused_shards = await self._write_shards(shards, wanted.shards)
+            table_written, self.refused_shards = await self._write_shards(
+                shards, wanted.shards, wanted.served
+            )
             table_written = await self._write_manifest(shards) or table_written
         finally:  # judge the watch events held while writing, now the versions written are known
             versions = {name: shard.resource_version for name, shard in shards.items()}
@@ -157,7 +169,7 @@ class PassExecutor:
         # (and its Events) for the pass that writes the shard.
         withheld = {
             key
-            for key, names in wanted.depends_on.items()
+            for key, names in (wanted.depends_on.items() if self.refused_shards else ())
             if key in wanted.statuses and not names.isdisjoint(self.refused_shards)
         }
         statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}
@@ -166,8 +178,23 @@ class PassExecutor:
         if self._complete():
             await self._declared.write(inputs)
         self.last_success = time.time()
-        self._observe(inputs.links, wanted.shards, table_written=table_written)
+        self._observe(
+            inputs.links, wanted.shards, table_written=table_written, entries=wanted.entries
+        )
+        if len(self._reasons) > len(inputs.links):  # links went: forget their reasons
+            present = {link.key for link in inputs.links}
+            for key in [key for key in self._reasons if key not in present]:
+                del self._reasons[key]
         return PassResult(frozenset(self.refused_shards), wanted.next_change, plan_seconds)
+
+    def _reason_of(self, link: IndexedLink) -> str:
+        """The `Ready` reason of the link's status as last written or seen, remembered for each
+        status object: a pass at 100,000 links must not look through every status again."""
+        status = self._written.get(link.key, link.status)
+        known = self._reasons.get(link.key)
+        if known is None or known[0] is not status:
+            known = self._reasons[link.key] = (status, ready_reason(status))
+        return known[1]
 
     def _observe(
         self,
@@ -175,11 +202,12 @@ class PassExecutor:
         shards: Mapping[str, Mapping[str, str]],
         *,
         table_written: bool,
+        entries: Mapping[str, int] | None = None,
     ) -> None:
         """Metrics of a successful pass (kept apart from publishing itself)."""
         assert self.last_success is not None
-        self._metrics.observe_links(self._written.get(link.key, link.status) for link in links)
-        self._metrics.observe_shards(shards)
+        self._metrics.count_links(map(self._reason_of, links))
+        self._metrics.observe_shards(shards, entries)
         self._metrics.last_publish.set(self.last_success)
         if table_written:
             self._metrics.last_table_write.set(self.last_success)
@@ -232,7 +260,7 @@ class PassExecutor:
                 gc.enable()
 
     def _plan_now(self, inputs: Inputs, shards: Mapping[str, Shard]) -> Plan:
-        return plan(
+        return self._planner.plan(
             inputs.links,
             settings=self._settings,
             now=self._clock(),
@@ -244,16 +272,20 @@ class PassExecutor:
         )
 
     async def _write_shards(
-        self, shards: dict[str, Shard], wanted: Mapping[str, Mapping[str, str]]
+        self,
+        shards: dict[str, Shard],
+        wanted: Mapping[str, Mapping[str, str]],
+        served: Mapping[str, Mapping[str, tuple[str, str]]],
     ) -> tuple[bool, set[str]]:
         """Create, update and delete shards until they are `wanted`.
 
         Returns whether anything changed, and the shards the API server refused: one refused
         write does not stop the others.
         """
-        written, refused = False, set()
-        # Deletions last, so a link moving to another shard is always in one of the two.
-        for name in [*wanted, *sorted(set(shards) - set(wanted))]:
+        written, refused = False, set[str]()
+
+        async def write(name: str) -> None:
+            nonlocal written
             current, data = shards.get(name), wanted.get(name)
             try:
                 if data is None:
@@ -265,11 +297,20 @@ class PassExecutor:
                 elif current.data != data:
                     shards[name] = await self._kube.update_shard(current, data)
                 else:
-                    continue
+                    return
+                if data is not None and name in served:  # the reader need not decode it
+                    self._reader.written(name, shards[name].data, served[name])
                 written = True
             except Refused as error:
                 refused.add(name)
                 logger.error("the API server refused routing-table shard %s: %s", name, error)
+
+        # A bulk change rewrites every shard: a few at a time, so the pass (and a change waiting
+        # for the next one) does not wait for each write in turn. Deletions last, so a link
+        # moving to another shard is always in one of the two.
+        changed = [name for name, data in wanted.items() if _differs(shards.get(name), data)]
+        await bounded(map(write, changed), limit=SHARD_CONCURRENCY)
+        await bounded(map(write, sorted(set(shards) - set(wanted))), limit=SHARD_CONCURRENCY)
         return written, refused
 
     async def _write_statuses(

@@ -28,8 +28,9 @@ and yields only the objects that still exist, never a DELETED event for the othe
 until the prune after the one that made them, so they cannot grow without bound.
 """
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -97,10 +98,11 @@ def index_link(body: Mapping[str, Any]) -> IndexedLink:
     except InvalidLink as invalid:
         error = str(invalid)
     return IndexedLink(
-        namespace=meta["namespace"],
+        # Interned: a namespace, and a creation second, is shared by thousands of links.
+        namespace=sys.intern(meta["namespace"]),
         name=meta["name"],
         uid=meta.get("uid", ""),
-        created=meta.get("creationTimestamp", ""),
+        created=sys.intern(meta.get("creationTimestamp", "")),
         generation=int(meta.get("generation", 0)),
         link=link,
         error=error,
@@ -160,10 +162,14 @@ class ObjectIndex(Generic[T]):
         self,
         read: Callable[[Mapping[str, Any]], T],
         planned: Callable[[T], object] = lambda read: read,
+        unchanged: Callable[[T, T], T] = lambda old, new: new,
     ) -> None:
         self._read = read
         #: The part of an object a plan depends on: a change elsewhere needs no pass.
         self._planned = planned
+        #: What to keep of a new copy whose planned part is the old one's (the old parsed parts,
+        #: so memory holds one copy of them and the planner sees them unchanged at once).
+        self._unchanged = unchanged
         self._objects: dict[Key, T] = {}
         self._versions: dict[Key, int] = {}
         self._deleted: dict[Key, int] = {}
@@ -201,11 +207,18 @@ class ObjectIndex(Generic[T]):
             return self._objects.pop(key, None) is not None
         if version < self._versions.get(key, -1) or version <= self._deleted.get(key, -1):
             return False  # older than what is known
+        if version and version == self._versions.get(key):
+            # The copy known already (kopf lists at start-up what seeding just read): reading
+            # 100,000 links twice was a good part of a restart.
+            return False
         old, new = self._objects.get(key), self._read(body)
+        changed = old is None or self._planned(old) != self._planned(new)
+        if old is not None and not changed:
+            new = self._unchanged(old, new)
         self._objects[key] = new
         self._versions[key] = version
         self._deleted.pop(key, None)
-        return old is None or self._planned(old) != self._planned(new)
+        return changed
 
     def seed(self, items: Iterable[Mapping[str, Any]], *, version: int | None = None) -> bool:
         """Merge a complete LIST: newer event copies and deletions win over its older copies.
@@ -268,7 +281,7 @@ def _labels(body: Mapping[str, Any]) -> dict[str, str]:
     return dict(body["metadata"].get("labels") or {})
 
 
-def _planned_part(link: IndexedLink) -> object:
+def planned_part(link: IndexedLink) -> object:
     """All of a link but its status, which the operator writes and reads through `_written`.
 
     The generation is in it although the parsed spec is too: statuses report it as observed.
@@ -284,9 +297,14 @@ def _planned_part(link: IndexedLink) -> object:
     )
 
 
+def _with_old_spec(old: IndexedLink, new: IndexedLink) -> IndexedLink:
+    """`new` (its status) holding `old`'s parsed spec and owner, equal to its own."""
+    return replace(new, link=old.link, owner=old.owner)
+
+
 class LinkIndex(ObjectIndex[IndexedLink]):
     def __init__(self) -> None:
-        super().__init__(index_link, _planned_part)
+        super().__init__(index_link, planned_part, _with_old_spec)
 
 
 @dataclass

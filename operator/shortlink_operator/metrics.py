@@ -190,20 +190,32 @@ class OperatorMetrics:
 
     def observe_links(self, statuses: Iterable[Mapping[str, Any]]) -> None:
         """Count links by the reason of the `Ready` condition in each status."""
+        self.count_links(map(ready_reason, statuses))
+
+    def count_links(self, reasons: Iterable[str]) -> None:
+        """Count links by their `Ready` reasons (`ready_reason` of each status)."""
         counts = dict.fromkeys(KNOWN_REASONS, 0)
-        for status in statuses:
-            reason = ready_reason(status)
+        for reason in reasons:
             counts[reason] = counts.get(reason, 0) + 1
         for reason, count in counts.items():
             self.links.labels(reason).set(count)
 
-    def observe_shards(self, shards: Mapping[str, Mapping[str, str]]) -> None:
-        """Entries and bytes of every planned shard; shards no longer planned disappear."""
+    def observe_shards(
+        self,
+        shards: Mapping[str, Mapping[str, str]],
+        entries: Mapping[str, int] | None = None,
+    ) -> None:
+        """Entries and bytes of every planned shard; shards no longer planned disappear.
+
+        `entries`, when the planner counted them, saves decoding each changed shard."""
         self.shard_entries.clear()
         self.shard_bytes.clear()
         for name, data in shards.items():
             self.shard_bytes.labels(name).set(shard_bytes(data))
-            self.shard_entries.labels(name).set(self._entries(name, data.get(ROUTES_KEY, "{}")))
+            count = entries.get(name) if entries is not None else None
+            if count is None:
+                count = self._entries(name, data.get(ROUTES_KEY, "{}"))
+            self.shard_entries.labels(name).set(count)
         for name in set(self._entries_cache) - set(shards):
             del self._entries_cache[name]
 

@@ -138,7 +138,7 @@ def place(
                 for _, candidate in own:
                     assert candidate.claim is not None
                     result.refused[_id(candidate.claim)] = why
-    base = _base_sizes(holds, shard_count)
+    base = base_sizes(holds, shard_count)
     served_by: dict[Key, list[str]] | None = None
 
     def candidates() -> dict[int, list[_Candidate]]:
@@ -205,7 +205,7 @@ def _fill(
         for claim_id, why in list(result.refused.items()):
             if why.shard == name and not why.too_large:
                 del result.refused[claim_id]
-    size = base or _EMPTY
+    size = base or EMPTY_SHARD_BYTES
     entries: list[str] = []
     for candidate in bucket:
         grows = len(candidate.entry) + (1 if entries else 0)
@@ -235,10 +235,10 @@ def _data_size(data: Mapping[str, str]) -> int:
 
 
 #: The bytes of a shard with no routes: its format key and an empty `routes.json`.
-_EMPTY: Final = _data_size(encode_entries(()))
+EMPTY_SHARD_BYTES: Final = _data_size(encode_entries(()))
 
 
-def _base_sizes(holds: Iterable[Release], shard_count: int) -> dict[int, int]:
+def base_sizes(holds: Iterable[Release], shard_count: int) -> dict[int, int]:
     """The bytes each shard takes before any route: the format key and its grace-period holds."""
     by_shard: dict[int, list[Release]] = {}
     for hold in holds:

@@ -30,7 +30,6 @@ the front page lists the link (its `spec.listed`, else its namespace's policies:
 `policy.listed`) and when it last changed.
 """
 
-import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +39,6 @@ from urllib.parse import urlsplit
 
 from shortlink_core.api import API_VERSION, KIND
 from shortlink_core.errors import InvalidLink
-from shortlink_core.link import Link
 from shortlink_core.table import (
     Release,
     Route,
@@ -121,7 +119,12 @@ class Plan:
     next_change: float | None = None
     #: For each status to write, the shards it describes (where the link is served now or is to
     #: be): a status is written only once those shards are, so it never claims an unwritten table.
-    depends_on: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    depends_on: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    #: The routes in each shard, when the planner counted them (the metrics need not decode).
+    entries: dict[str, int] | None = None
+    #: For shards whose data the planner knows the routing keys of: whom each key is served for
+    #: (the table reader then need not decode what the operator itself wrote).
+    served: dict[str, dict[str, Key]] = field(default_factory=dict)
 
 
 def plan(
@@ -141,11 +144,11 @@ def plan(
     links = _resolve_targets(list(links), referents or Referents(), policies, labels, targets)
     links = _refuse_loops(links, settings.base_url, targets)
     table = table or TableState()
-    timestamp = _iso(now)
+    timestamp = iso(now)
     refused = {**targets.refused, **_policy_violations(links, policies, labels)}
     allowed = [link for link in links if link.key not in refused]
     claims, primary = _claims(allowed, settings=settings, status_of=status_of)
-    held = _holds(links, table, now=now, grace_seconds=settings.grace_seconds)
+    held = holds(links, table, now=now, grace_seconds=settings.grace_seconds)
     ownership = resolve_ownership(
         claims,
         status_of=status_of,
@@ -171,11 +174,11 @@ def plan(
     waiting = {key: hold for key, hold in held.items() if key not in ownership.owners}
     placement = place(
         routed,
-        entry=lambda claim: _entry(_route(claim, listed=claim.link.key in shown)),
+        entry=lambda claim: entry_of(claim, listed=claim.link.key in shown),
         served=table.served,
         served_entry=table.entry,
         owned=ownership.owners,
-        settled=lambda claim: _settled(status_of(claim.link), claim.link.generation),
+        settled=lambda claim: settled(status_of(claim.link), claim.link.generation),
         holds=waiting.values(),
         shard_count=settings.shard_count,
         budget=settings.shard_budget,
@@ -186,7 +189,7 @@ def plan(
     events: list[Event] = []
     present = {link.key: link for link in links}
     for link in links:
-        outcome = _outcome(
+        outcome = outcome_of(
             link,
             primary.get(link.key),
             ownership,
@@ -205,8 +208,8 @@ def plan(
         previous = current_reason(current)
         # A first publication is no news: at 100,000 links an Event each would double the writes.
         if previous != outcome.reason and not (previous is None and outcome.ready):
-            holder = _holder(link, primary.get(link.key), ownership)
-            events.extend(_events(link, outcome, holder, present))
+            holder = holder_of(link, primary.get(link.key), ownership)
+            events.extend(events_of(link, outcome, holder, present))
     moments = [
         moment
         for link in allowed
@@ -214,13 +217,13 @@ def plan(
         for moment in (link.link.active_from, link.link.expires_at)
         if moment is not None and moment > now
     ]
-    moments += [_epoch(hold.until) for hold in waiting.values()]
+    moments += [moment_of(hold.until) for hold in waiting.values()]
     return Plan(
         shards=shards,
         statuses=statuses,
         events=events,
         next_change=min(moments, default=None),
-        depends_on=_shards_of(statuses, claims, table.served, settings.shard_count),
+        depends_on=shards_of(statuses, claims, table.served, settings.shard_count),
     )
 
 
@@ -296,7 +299,7 @@ def _refuse_loops(links: list[IndexedLink], base_url: str, targets: Targets) -> 
     return links
 
 
-def _shards_of(
+def shards_of(
     keys: Iterable[Key], claims: Iterable[Claim], served: Mapping[str, Key], shard_count: int
 ) -> dict[Key, frozenset[str]]:
     """The shards each of `keys` is or will be served in: those of its claims and served keys."""
@@ -362,23 +365,23 @@ def _claims(
     return claims, primary
 
 
-def _holds(
+def holds(
     links: Sequence[IndexedLink], table: TableState, *, now: float, grace_seconds: float
 ) -> dict[str, Release]:
     """Keys held for a deleted owner: those held already, and those whose owner just went."""
     present = {link.key for link in links}
-    timestamp = _iso(now)
+    timestamp = iso(now)
     # A hold whose owner is back stays, so the owner wins the key over newcomers in this pass.
     held = {key: hold for key, hold in table.released.items() if hold.until > timestamp}
     if grace_seconds > 0:
-        until = _iso(now + grace_seconds)
+        until = iso(now + grace_seconds)
         for key, owner in table.served.items():
             if owner not in present and key not in held:
                 held[key] = Release(key=key, namespace=owner[0], name=owner[1], until=until)
     return held
 
 
-def _settled(status: Mapping[str, Any], generation: int) -> bool:
+def settled(status: Mapping[str, Any], generation: int) -> bool:
     """Whether the table serves the link at `generation`: its status says so, and does not say
     that the link kept an older generation (CapacityExceeded while it is served)."""
     return (
@@ -400,29 +403,24 @@ def _encode(
     }
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def _entry(route: Route) -> str:
-    """A route's bytes in its shard, cached: most links are unchanged from one pass to the next."""
-    return route_entry(route)
-
-
-def _route(claim: Claim, *, listed: bool) -> Route:
-    return Route(
-        slug=claim.slug,
-        link=_served_link(claim.spec, listed),
-        namespace=claim.link.namespace,
-        name=claim.link.name,
-        changed=claim.link.changed,
+def entry_of(claim: Claim, *, listed: bool) -> str:
+    """A claim's bytes in its shard: the link as the table holds it (UTM tags applied, `listed`
+    decided: True, or left out) at the claim's slug. (`incremental` keeps them between passes.)"""
+    served, shown = claim.spec.with_utm_applied(), True if listed else None
+    if served.listed != shown:  # most links: as they are (a copy each costs a restart seconds)
+        served = replace(served, listed=shown)
+    return route_entry(
+        Route(
+            slug=claim.slug,
+            link=served,
+            namespace=claim.link.namespace,
+            name=claim.link.name,
+            changed=claim.link.changed,
+        )
     )
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def _served_link(spec: Link, listed: bool) -> Link:
-    """The link as the table holds it: UTM tags applied, `listed` decided (True, or left out)."""
-    return replace(spec.with_utm_applied(), listed=True if listed else None)
-
-
-def _outcome(
+def outcome_of(
     link: IndexedLink,
     slug: str | None,
     ownership: Ownership,
@@ -531,22 +529,22 @@ def _outcome_of(
         return outcome(False, Reason.SUSPENDED, "suspended (spec.suspended is true)")
     if spec.active_from is not None and now < spec.active_from:
         return outcome(
-            False, Reason.SCHEDULED, f"will be served at {short_url} from {_iso(spec.active_from)}"
+            False, Reason.SCHEDULED, f"will be served at {short_url} from {iso(spec.active_from)}"
         )
     if spec.expires_at is not None and now >= spec.expires_at:
         after = f"sent to {spec.expired_url}" if spec.expired_url else "answered 410 Gone"
         return outcome(
-            False, Reason.EXPIRED, f"expired at {_iso(spec.expires_at)}; visitors are {after}"
+            False, Reason.EXPIRED, f"expired at {iso(spec.expires_at)}; visitors are {after}"
         )
     also = f" (also as {', '.join(aliases)})" if aliases else ""
     return outcome(True, Reason.PUBLISHED, f"served at {short_url}{also}")
 
 
-def _holder(link: IndexedLink, slug: str | None, ownership: Ownership) -> Key | None:
+def holder_of(link: IndexedLink, slug: str | None, ownership: Ownership) -> Key | None:
     return ownership.losers.get((link.namespace, link.name, slug)) if slug is not None else None
 
 
-def _events(
+def events_of(
     link: IndexedLink, outcome: Outcome, holder: Key | None, present: Mapping[Key, IndexedLink]
 ) -> list[Event]:
     kind = "Normal" if outcome.ready else "Warning"
@@ -589,9 +587,9 @@ def _short_url(base_url: str, host: str, slug: str) -> str:
     return f"{urlsplit(base_url).scheme}://{host}/{slug}"
 
 
-def _iso(moment: float) -> str:
+def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, tz=UTC).strftime(TIME_FORMAT)
 
 
-def _epoch(moment: str) -> float:
+def moment_of(moment: str) -> float:
     return datetime.strptime(moment, TIME_FORMAT).replace(tzinfo=UTC).timestamp()

@@ -125,3 +125,24 @@ def test_kopf_listing_again_is_noticed_once() -> None:
     index.apply(body("d", 3))
     index.apply(body("d", 3), listed=True)  # and the next one
     assert index.relisted()
+
+
+def test_the_copy_already_known_is_not_read_again() -> None:
+    # kopf lists at start-up what seeding just read: 100,000 links parsed twice made restarts slow.
+    index = LinkIndex()
+    index.seed([body("a", 7)])
+    (known,) = index.snapshot()
+    assert index.apply(body("a", 7), listed=True) is False
+    assert index.snapshot()[0] is known
+
+
+def test_a_status_coming_back_keeps_the_parsed_spec_already_held() -> None:
+    # One parsed copy of each spec in memory, and the planner sees at once that it is unchanged.
+    index = LinkIndex()
+    index.apply(body("a", 1))
+    (before,) = index.snapshot()
+    with_status = {**body("a", 2), "status": {"observedGeneration": 1}}
+    assert index.apply(with_status) is False
+    (after,) = index.snapshot()
+    assert after.status == {"observedGeneration": 1}
+    assert after.link is before.link

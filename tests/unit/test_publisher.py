@@ -19,7 +19,7 @@ import pytest
 
 from shortlink_core.matching import routing_key
 from shortlink_core.table import decode_shard, shard_index, shard_name
-from shortlink_operator import executor, planning
+from shortlink_operator import executor, incremental
 from shortlink_operator.config import OperatorConfig
 from shortlink_operator.kube import Conflict, Kube, Lease, Listing, NotFound, Refused, Shard
 from shortlink_operator.leadership import Leadership
@@ -362,13 +362,13 @@ async def test_a_pass_plans_with_the_cyclic_collector_paused_and_turns_it_back_o
 ) -> None:
     # A plan's garbage is acyclic; walking the whole heap during it cost a fifth of a pass.
     seen: list[bool] = []
-    real = planning.plan
+    real = incremental.Planner.plan
 
-    def plan(*args: Any, **kwargs: Any) -> Any:
+    def plan(self: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
-        return real(*args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(executor, "plan", plan)
+    monkeypatch.setattr(incremental.Planner, "plan", plan)
     kube = FakeKube()
     passes = executor.PassExecutor(
         kube=kube,
