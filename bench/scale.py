@@ -39,7 +39,8 @@ from shortlink_localcluster import bulk
 from shortlink_localcluster.build import ensure_kube_apiserver
 from shortlink_localcluster.controlplane import ControlPlane
 from shortlink_localcluster.processes import Process
-from shortlink_localcluster.stack import REPO, Stack, install_crds, kubectl
+from shortlink_localcluster.stack import Stack, install_crds, kubectl
+from shortlink_localcluster.tools import default_cache_dir
 
 NAMESPACE = "bench"
 PROBE = "bench-probe"
@@ -88,7 +89,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="default: .cache/bench/run")
     args = parser.parse_args()
     count = args.links
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache"))
+    cache = default_cache_dir()
     # Kept after the run: the processes' logs are in logs/.
     workdir = args.workdir or cache / "bench" / "run"
     shutil.rmtree(workdir, ignore_errors=True)

@@ -12,15 +12,13 @@ for its external run (two operators would both write every link's status). State
 """
 
 import argparse
-import os
 import shutil
 import signal
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 from shortlink_localcluster.release import RELEASE, installed
-from shortlink_localcluster.stack import REPO
+from shortlink_localcluster.tools import default_cache_dir
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -31,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="scale the chart's operator Deployment to 0 (for the cluster tier's own operator)",
     )
     args = parser.parse_args(argv)
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache")).resolve()
+    cache = default_cache_dir()
     workdir = cache / "node-up"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)

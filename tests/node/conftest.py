@@ -5,14 +5,12 @@ them. The release runs in a namespace where Pod Security "restricted" is enforce
 redirector and 2 operator replicas and its ServiceMonitors and PrometheusRule on.
 """
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from shortlink_localcluster.release import Release, installed
-from shortlink_localcluster.stack import REPO
+from shortlink_localcluster.tools import default_cache_dir
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,7 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # whole session, so the tiers after it do not run beside a busy node.
 @pytest.fixture(scope="package")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
-    cache = Path(os.environ.get("SHORTLINK_CACHE", REPO / ".cache"))
+    cache = default_cache_dir()
     with installed(tmp_path_factory.mktemp("node"), cache) as found:
         yield found
 

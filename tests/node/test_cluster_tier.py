@@ -30,6 +30,7 @@ import pytest
 
 from shortlink_localcluster.release import OPERATORS, RELEASE, Release
 from shortlink_localcluster.stack import REPO
+from shortlink_localcluster.tools import default_cache_dir
 from tests.cluster import conftest as cluster_conftest
 from tests.cluster.helpers import eventually
 
@@ -113,7 +114,7 @@ def test_the_cluster_tier_passes_against_the_nodes_api_server(
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
-    cache = os.environ.get("SHORTLINK_CACHE", str(REPO / ".cache"))
+    cache = str(default_cache_dir())
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(REPO), *args],
         env=dict(os.environ, SHORTLINK_CACHE=cache),
