@@ -60,12 +60,25 @@ class _DefaultHeaders:
     def __init__(self) -> None:
         self._source: Headers | None = None
         self._block = b""
+        self._heads: dict[int, bytes] = {}
 
     def block(self, headers: Headers) -> bytes:
         if headers is not self._source:
-            self._block = b"".join(b"%s: %s\r\n" % header for header in headers)
-            self._source = headers
+            self._render(headers)
         return self._block
+
+    def redirect_head(self, headers: Headers, status: int) -> bytes:
+        """A redirect's bytes up to its Location: status line, default headers, `location: `."""
+        if headers is not self._source:
+            self._render(headers)
+        return self._heads[status]
+
+    def _render(self, headers: Headers) -> None:
+        self._block = b"".join(b"%s: %s\r\n" % header for header in headers)
+        self._heads = {
+            code: _STATUS_LINES[code] + self._block + b"location: " for code in REDIRECT_CODES
+        }
+        self._source = headers
 
 
 def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
@@ -143,7 +156,7 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
                 or parser.get_http_version() != "1.1"
                 or not parser.should_keep_alive()
                 or parser.should_upgrade()
-                or len(served.location) > state.serving.max_location_bytes  # the app says 414
+                or len(served.route.link.url) > state.serving.max_location_bytes  # app: 414
             ):
                 if served is not None or not self._answer_not_found(started):
                     self._hand_to_app()
@@ -155,13 +168,15 @@ def redirect_protocol(redirector: Redirector) -> type[HttpToolsProtocol]:
                 self._hand_to_app()
                 return
             self._answered = True
+            # Encoded per request rather than kept: 94 bytes a link at rest, 50 ns a redirect.
+            location = served.route.link.url.encode("ascii")
             self.transport.write(
-                _STATUS_LINES[served.status]
-                + default_headers.block(self.server_state.default_headers)
-                + served.header_block
+                default_headers.redirect_head(self.server_state.default_headers, served.status)
+                + location
+                + served.tail
             )
             redirector.count_redirect(
-                served, served.status, served.location, self.headers, self.client, started
+                served, served.status, location, self.headers, self.client, started
             )
             self._log_access(served.status)
             self.on_response_complete()
