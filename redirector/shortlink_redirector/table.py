@@ -4,10 +4,10 @@ A `RoutingTable` maps routing keys (host and match key) to `ServedRoute`s. Links
 same way for everyone (no rules, no time window, no template) are also filed in `fast` under their
 exact path with a prepared status and the wire bytes of every header after the Location (one
 object shared by all links that answer alike), so the common redirect is one dict lookup and one
-write of the link's URL between prepared bytes (see `protocol`). Tables are never changed in place: a change builds a new table from the
-old one, and the app swaps it in with one assignment, so a request sees the old table or the new,
-never a mix. A table also knows which of its links the front page lists (`listing`, built the
-first time it is asked for).
+write of the link's URL between prepared bytes (see `protocol`). Tables are never changed in
+place: a change builds a new table from the old one, and the app swaps it in with one assignment,
+so a request sees the old table or the new, never a mix. A table also knows which of its links
+the front page lists (`listing`, built the first time it is asked for).
 """
 
 from collections.abc import Iterable, Mapping
