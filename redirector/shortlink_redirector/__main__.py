@@ -1,7 +1,8 @@
 """`python -m shortlink_redirector`: serve redirects and /metrics, and follow the table.
 
 Two uvicorn servers (redirects, metrics), the table follower and the visit-log writer share one
-event loop; visit-log lines go to standard output, diagnostics to standard error. SIGTERM and
+event loop (the follower decodes shards and builds each new table in a worker thread, so
+requests are answered meanwhile; see `follower`); visit-log lines go to standard output, diagnostics to standard error. SIGTERM and
 SIGINT stop both servers; uvicorn's own signal handling is switched off because each server would
 otherwise take the signal from the other.
 """

@@ -1,7 +1,8 @@
 """Keeps the served table in step with the routing-table ConfigMaps (the shards and the manifest).
 
-List once, then watch from the list's resourceVersion; every change rebuilds only the changed
-shard's part of the table and swaps the new table in. When the API server is unreachable, or a
+List once, then watch from the list's resourceVersion; every change decodes only the changed
+shard, builds a new table in a worker thread (the event loop goes on answering requests from the
+old one) and swaps it in with one assignment. When the API server is unreachable, or a
 shard cannot be decoded or is deleted while the manifest still lists it, the last good table (and
 the last good copy of that shard) stays in service: the redirector never goes blank because of
 the control plane. Which shard may go, and when the table is complete (ready), is decided by the
@@ -45,16 +46,22 @@ class TableFollower:
         while True:
             try:
                 snapshot = await self._source.list()
-                load_listing(self._state, snapshot.shards)
+                # Decoding shards and building a table take a while with many links (about
+                # 140 ms for a one-link change at 100,000 links, 2.5 s for the first listing):
+                # in a thread, so the event loop goes on answering requests meanwhile (the
+                # interpreter hands it its turn every switch interval). One at a time, in order.
+                await asyncio.to_thread(load_listing, self._state, snapshot.shards)
                 backoff.succeeded()
                 resource_version = snapshot.resource_version
                 while True:  # one watch after another, until the version expires
                     async for event in self._source.watch(resource_version):
                         resource_version = event.resource_version
                         if event.kind == "DELETED":
-                            apply_event(self._state, event.name, None)
+                            await asyncio.to_thread(apply_event, self._state, event.name, None)
                         elif event.kind in ("ADDED", "MODIFIED"):
-                            apply_event(self._state, event.name, event.data)
+                            await asyncio.to_thread(
+                                apply_event, self._state, event.name, event.data
+                            )
             except asyncio.CancelledError:
                 raise
             except WatchExpired:
