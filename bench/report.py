@@ -40,6 +40,16 @@ def summary(results: dict[str, Any]) -> str:
             f"{name}: {mb['loaded']} MB loaded, {mb['after_load']} MB after the load"
             for name, mb in throughput.get("rss_mb", {}).items()
         )
+        swaps = throughput.get("swaps")
+        if swaps:
+            lines += [
+                "",
+                f"`uniform, alone`: {swaps['server']} with every other server stopped; with `a "
+                f"change every {swaps['every_seconds']:.0f} s`, one link's URL changes through "
+                "the API that often (its shard, then the manifest), so the redirector builds and "
+                "swaps in a new table under load (changes made per run: "
+                f"{', '.join(map(str, swaps['changes_made']))}).",
+            ]
         lines += [
             "",
             f"Redirector start to ready with the whole table loaded: {ready}.",
@@ -47,6 +57,19 @@ def summary(results: dict[str, Any]) -> str:
             f"Resident memory: {rss}.",
             "",
         ]
+        empty = throughput.get("redirector_empty_rss_mb")
+        if empty:
+            per_link = {
+                name: (mb["loaded"] - empty) * 2**20 / throughput["links"]
+                for name, mb in throughput["rss_mb"].items()
+                if name.startswith("redirector")
+            }
+            lines += [
+                f"A redirector with an empty table: {empty} MB; each link adds "
+                + ", ".join(f"{bytes_:,.0f} bytes ({name})" for name, bytes_ in per_link.items())
+                + ".",
+                "",
+            ]
     mixed = results.get("mixed")
     if mixed:
         lines += [

@@ -13,11 +13,13 @@ ratios measured side by side are what travel between machines; absolute numbers 
 import dataclasses
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import tables, wrk
+from bench import swaps, tables, wrk
 from bench.servers import build_gopeer, start_gopeer, start_nginx, start_redirector
+from shortlink_core.table import Route
 from shortlink_localcluster.controlplane import ControlPlane, free_port
 from shortlink_localcluster.processes import Process
 
@@ -25,6 +27,9 @@ SERVER_CORE, LOAD_CORE = 0, 1
 NGINX, GOPEER = "nginx", "Go net/http peer"
 #: Where the table is published (also served by the mixed-load run, see `mixed`).
 NAMESPACE = "bench-throughput"
+#: The table-change scenarios, every link in turn to the default redirector alone: without
+#: changes, and while one link changes every SWAP_SECONDS (see `measure_swaps`).
+ALONE, SWAPPING, SWAP_SECONDS = "uniform, alone", "uniform, alone, a change every 2 s", 2.0
 
 
 def rss_mb(pid: int) -> float:
@@ -74,6 +79,7 @@ def measure(
         "runs": [],
         "rss_mb": {},
     }
+    results["redirector_empty_rss_mb"] = _empty_redirector_rss(control_plane, workdir)
     servers: list[tuple[str, Process, int]] = []
     port = free_port()
     servers.append((NGINX, start_nginx(workdir, port=port, core=SERVER_CORE), port))
@@ -104,7 +110,7 @@ def measure(
         for duration in (2, seconds):  # a short warm-up, then the measured run
             load = wrk.run(
                 url,
-                paths=paths[scenario],
+                paths=paths.get(scenario, paths["uniform"]),
                 connections=count,
                 seconds=duration,
                 core=LOAD_CORE,
@@ -137,11 +143,73 @@ def measure(
                 run(name, port, "uniform", count, 0)
         for name, process, _ in servers:
             results["rss_mb"][name]["after_load"] = rss_mb(process.pid)
+        results["swaps"] = measure_swaps(
+            control_plane,
+            routes,
+            servers,
+            run,
+            seconds=seconds,
+            rounds=rounds,
+            count=connections[0],
+        )
     finally:
         for _, process, _ in servers:
             process.stop()
     results["ratios"] = ratios(results["runs"])
     return results
+
+
+def _empty_redirector_rss(control_plane: ControlPlane, workdir: Path) -> float:
+    """A redirector's resident memory with an empty table: what a link adds is measured above it."""
+    namespace = f"{NAMESPACE}-empty"
+    tables.publish(control_plane, [], namespace=namespace, shards=64)
+    process = start_redirector(
+        control_plane,
+        namespace=namespace,
+        port=free_port(),
+        metrics_port=free_port(),
+        core=SERVER_CORE,
+        extra=(),
+        log=workdir / "redirector-empty.log",
+    )
+    try:
+        return rss_mb(process.pid)
+    finally:
+        process.stop()
+
+
+def measure_swaps(
+    control_plane: ControlPlane,
+    routes: list[Route],
+    servers: list[tuple[str, Process, int]],
+    run: Callable[[str, int, str, int, int], None],
+    *,
+    seconds: float,
+    rounds: int,
+    count: int,
+) -> dict[str, Any]:
+    """The default redirector alone, with and without a table change every `SWAP_SECONDS`.
+
+    Every other server is stopped first: the other redirectors follow the same table, and their
+    rebuilds would take turns on the measured one's core. Runs alternate, the order rotating.
+    """
+    name, _, port = next(s for s in servers if s[0].startswith("redirector"))
+    for other, process, _ in servers:
+        if other != name:
+            process.stop()
+    made = []
+    for round_ in range(1, rounds + 1):
+        for changing in (False, True) if round_ % 2 else (True, False):
+            if not changing:
+                run(name, port, ALONE, count, round_)
+                continue
+            # wrk warms up for 2 s first: changes run through both.
+            with swaps.changing(
+                control_plane, NAMESPACE, routes, every=SWAP_SECONDS, seconds=seconds + 2
+            ) as changes:
+                run(name, port, SWAPPING, count, round_)
+            made.append(changes.made)
+    return {"server": name, "every_seconds": SWAP_SECONDS, "changes_made": made}
 
 
 def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
