@@ -2,9 +2,9 @@
 
 Two uvicorn servers (redirects, metrics), the table follower and the visit-log writer share one
 event loop (the follower decodes shards and builds each new table in a worker thread, so
-requests are answered meanwhile; see `follower`); visit-log lines go to standard output, diagnostics to standard error. SIGTERM and
-SIGINT stop both servers; uvicorn's own signal handling is switched off because each server would
-otherwise take the signal from the other.
+requests are answered meanwhile; see `follower`); visit-log lines go to standard output,
+diagnostics to standard error. SIGTERM and SIGINT stop both servers; uvicorn's own signal
+handling is switched off because each server would otherwise take the signal from the other.
 """
 
 import asyncio
