@@ -3,7 +3,7 @@
 Each change rewrites one shard (the next one in turn) and then the manifest, as the operator
 would, so every redirector following the table decodes a shard, builds a new table and swaps it
 in while requests are in flight. The shards' new data is encoded before the load starts, so the
-driver's own work during the run is one HTTP PUT per object.
+driver's own work during the run is one HTTP PATCH per object.
 """
 
 import contextlib
@@ -57,7 +57,10 @@ def changing(
     every: float,
     seconds: float,
 ) -> Iterator[Changes]:
-    """Change the table every `every` seconds for up to `seconds`, until the block ends."""
+    """Change the table every `every` seconds for up to `seconds`, until the block ends; then
+    put it back as `routes` (so a later run's changes are changes again, not rewrites of the
+    same bytes, which the API server would not even pass on to the watchers)."""
+    original = split_into_shards(routes, SHARDS)
     variants = successive_tables(list(routes), int(seconds / every) + 1)
     server, token, context = _admin(control_plane)
     changes, stop = Changes(), threading.Event()
@@ -86,3 +89,7 @@ def changing(
     finally:
         stop.set()
         thread.join()
+        with httpx.Client(verify=context, headers={"Authorization": f"Bearer {token}"}) as client:
+            for name in {name for name, _, _ in variants[: changes.made]}:
+                put(client, name, original[name])
+            put(client, MANIFEST_NAME, encode_manifest(original))
