@@ -189,7 +189,7 @@ def _content(state: RedirectorState, name: str, data: Mapping[str, str]) -> Shar
     """The routes of a shard's `data`, or None to keep its last good version."""
     metrics = state.metrics
     try:
-        decoded = decode_shard(data)
+        decoded = decode_shard(data, known=state.table.served_in(name))
     except TableFormatError as error:
         metrics.table_load_failures.inc()
         state.ledger.shard_unreadable(name)

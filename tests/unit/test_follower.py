@@ -100,10 +100,12 @@ async def test_the_event_loop_answers_requests_while_a_table_is_being_built(
     building, loop_ran = asyncio.Event(), threading.Event()
     waited_in_vain: list[bool] = []
 
-    def decode_waiting_for_the_loop(data: Mapping[str, str]) -> DecodedShard:
+    def decode_waiting_for_the_loop(
+        data: Mapping[str, str], known: Mapping[str, Route] | None = None
+    ) -> DecodedShard:
         loop.call_soon_threadsafe(building.set)
         waited_in_vain.append(not loop_ran.wait(timeout=10))
-        return decode_shard(data)
+        return decode_shard(data, known)
 
     monkeypatch.setattr(follower, "decode_shard", decode_waiting_for_the_loop)
     route = Route(
