@@ -16,6 +16,11 @@ After a pass:
 Every `resync_seconds` it re-reads the table (repairing anything changed behind the operator's
 back) and asks `Hooks.resync` to forget objects whose deletion the watch missed.
 
+A pass ends once the table is written: the statuses it planned are written beside the next
+passes (`status_writer`), so a change arriving during a bulk create waits only for the debounce
+and the pass before it, never for a backlog of statuses. Losing the Lease stops those writes too:
+the status writer asks the Lease before each one, and `Hooks.stand_by` drops what it has queued.
+
 Times are the event loop's (`loop.time()`, monotonic), so tests fast-forward them with
 `looptime`; a time-based change (`activeFrom`, `expiresAt`, a grace period) is on the wall clock.
 """
@@ -88,11 +93,6 @@ class Scheduler:
     def wake(self) -> None:
         """Ask for a pass (as soon as the debounce and the Lease allow)."""
         self._wake.set()
-
-    @property
-    def waiting(self) -> bool:
-        """Whether a request waits for a pass (a running pass gives way to it)."""
-        return self._wake.is_set()
 
     async def run(self, hooks: Hooks) -> None:
         """Run passes when they are due, until cancelled."""
