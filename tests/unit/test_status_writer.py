@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shortlink_core.table import decode_shard
+from shortlink_core.table import decode_shard, shard_name
 from shortlink_operator.executor import PassExecutor
 from shortlink_operator.kube import Throttled
 from shortlink_operator.link_index import index_link
@@ -208,3 +208,52 @@ async def test_a_pass_returns_without_waiting_for_its_statuses_and_plans_none_tw
 
 def routes_of(kube: FakeKube) -> set[str]:
     return {r.slug for s in kube.shards.values() for r in decode_shard(s.data).routes}
+
+
+class TableLoggingKube(LoggingKube):
+    """Logs shard writes too; each takes `shard_delay` seconds, and status writes started while
+    one is under way are counted."""
+
+    def __init__(self, *, delay: float, shard_delay: float) -> None:
+        super().__init__(delay=delay)
+        self.shard_delay = shard_delay
+        self.writing_table = False
+        self.started_during_table: list[str] = []
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        if self.writing_table:
+            self.started_during_table.append(name)
+        await super().patch_status(namespace, name, status)
+
+    async def update_shard(self, shard: Any, data: Mapping[str, str]) -> Any:
+        self.writing_table = True
+        try:
+            await asyncio.sleep(self.shard_delay)
+            self.log.append(("shard", shard.name))
+            return await super().update_shard(shard, data)
+        finally:
+            self.writing_table = False
+
+
+async def test_a_status_in_flight_lands_before_the_table_that_changes_its_link() -> None:
+    kube = TableLoggingKube(delay=10, shard_delay=1)
+    passes = PassExecutor(kube=kube, config=CONFIG, metrics=OperatorMetrics(), wake=lambda: None)
+    first = index_link(obj("a", "https://e.com/1"))
+    others = [index_link(obj(f"o{i}", f"https://e.com/o{i}")) for i in range(40)]
+    changed = obj("a", "https://e.com/2")
+    changed["metadata"]["generation"] = 2
+    try:
+        await passes.run([first, *others])
+        await asyncio.sleep(1)  # a's first status (and 15 others) in flight
+        await passes.run([index_link(changed), *others])
+        await passes.statuses_written()
+    finally:
+        await passes.close()
+    log = [entry for entry in kube.log if entry[0] != "event"]
+    a_writes = [i for i, (kind, what) in enumerate(log) if kind == "status" and what[0] == "a"]
+    table_write = log.index(("shard", shard_name(0)))
+    # The first status of "a" was written before the table that changed "a"; the second after.
+    assert [log[i][1][1]["observedGeneration"] for i in a_writes] == [1, 2]
+    assert a_writes[0] < table_write < a_writes[1]
+    # No status write started while the table was being written.
+    assert kube.started_during_table == []
