@@ -131,6 +131,7 @@ class PassExecutor:
             shard_budget=config.shard_budget_bytes,
             grace_seconds=config.slug_grace_seconds,
         )
+        metrics.status_backlog.set_function(lambda: self._statuses.backlog)
         # The alert on shard fill divides by this: it must be the budget the planner keeps to.
         metrics.shard_capacity.set(config.shard_budget_bytes)
 

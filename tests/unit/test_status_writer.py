@@ -257,3 +257,21 @@ async def test_a_status_in_flight_lands_before_the_table_that_changes_its_link()
     assert a_writes[0] < table_write < a_writes[1]
     # No status write started while the table was being written.
     assert kube.started_during_table == []
+
+
+async def test_the_backlog_metric_counts_statuses_not_yet_written() -> None:
+    kube = LoggingKube(delay=1)
+    metrics = OperatorMetrics()
+    passes = PassExecutor(kube=kube, config=CONFIG, metrics=metrics, wake=lambda: None)
+
+    def backlog() -> float | None:
+        return metrics.registry.get_sample_value("shortlink_operator_status_backlog")
+
+    try:
+        assert backlog() == 0
+        await passes.run([index_link(obj(f"l{i}", f"https://e.com/{i}")) for i in range(40)])
+        assert backlog() == 40
+        await passes.statuses_written()
+        assert backlog() == 0
+    finally:
+        await passes.close()
