@@ -28,6 +28,7 @@ and yields only the objects that still exist, never a DELETED event for the othe
 until the prune after the one that made them, so they cannot grow without bound.
 """
 
+import functools
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -157,9 +158,16 @@ def last_change(meta: Mapping[str, Any]) -> int:
         and entry.get("manager") != FIELD_MANAGER
     ]
     # RFC 3339 UTC times of one format ("...Z") sort in time order as strings.
-    newest = max(times, default="")
+    return _unix_seconds(max(times, default=""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _unix_seconds(time: str) -> int:
+    """`time` (RFC 3339, UTC, seconds) in Unix seconds, 0 if it is not one. Remembered: every
+    status coming back is read again, thousands of links share a second, and `strptime` (which
+    looks up the locale each time) was a tenth of reading a link."""
     try:
-        moment = datetime.strptime(newest, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        moment = datetime.strptime(time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return 0
     return int(moment.timestamp())
