@@ -1,19 +1,23 @@
 """One pass: what the publisher does each time the scheduler says a pass is due.
 
 A pass runs in clear steps: read the table (only after a resync, a repair or an error), plan
-(with `incremental.Planner`, which redoes only what changed since the last pass), write the
-shards whose bytes changed (a few at a time), then the manifest listing them (last, so a
-redirector that sees it has seen every shard it lists; see `manifest`), write the statuses that
-changed (a bounded number at a time, see `bounded`), post Events for outcomes that changed, then
-create, patch and delete the ShortLinks that annotations declare (`declaring`).
+(with `incremental.Planner`, which redoes only what changed since the last pass, planning from
+the statuses written or on their way), write the shards whose bytes changed (a few at a time),
+then the manifest listing them (last, so a redirector that sees it has seen every shard it lists;
+see `manifest`), hand the statuses that changed and the Events announcing them to the status
+writer (`status_writer`, which writes them beside the next passes: a pass never waits for them),
+then create, patch and delete the ShortLinks that annotations declare (`declaring`). While a pass
+writes the table no status write starts, and the writes in flight of the links it changes are
+waited for first, so a status never describes an older table than the one written.
 
 A shard the API server refuses (`Refused`: a 422, an admission webhook's denial) blocks nothing
 else: the other shards and every status that does not describe it are written, and the pass
 reports it so the scheduler tries it again after a backoff. Any other error leaves the pass
 (`Conflict`, `Throttled`, the API server away), and the scheduler decides when to try again; the
-executor only forgets the table it read, so the next pass reads it afresh. Nothing is retried for
-a link that cannot be served, because that is an outcome (`InvalidSpec`, `SlugConflict`,
-`CapacityExceeded`, ...), not an error.
+executor only forgets the table it read, so the next pass reads it afresh. A status write that
+fails is the status writer's to try again. Nothing is retried for a link that cannot be served,
+because that is an outcome (`InvalidSpec`, `SlugConflict`, `CapacityExceeded`, ...), not an
+error.
 
 The executor also judges the table watch's events (`drift`): a ConfigMap deleted, edited or added
 by someone else makes it re-read the table and ask for a pass at once.
@@ -41,12 +45,11 @@ from shortlink_operator.link_index import IndexedLink
 from shortlink_operator.manifest import ManifestEncoder
 from shortlink_operator.metrics import OperatorMetrics, ready_reason
 from shortlink_operator.planning import Event, Plan, PlanConfig
+from shortlink_operator.status_writer import StatusWriter
 from shortlink_operator.table_state import TableReader
 
 #: Shard writes in flight at once.
 SHARD_CONCURRENCY: Final = 4
-#: How long a pass writes statuses before it gives way to a change waiting for its own pass.
-STATUS_SLICE_SECONDS: Final = 1.0
 TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 logger = logging.getLogger(__name__)
@@ -82,19 +85,18 @@ class PassExecutor:
         config: OperatorConfig,
         metrics: OperatorMetrics,
         wake: Callable[[], None],
-        waiting: Callable[[], bool],
+        may_write: Callable[[], bool] = lambda: True,
         complete: Callable[[], bool] = lambda: False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`wake` asks the scheduler for a pass (drift to repair); `waiting` says whether a change
-        waits for its pass (so a long status backlog gives way); `complete` whether every kind has
-        been listed (only then are declared links written: none is deleted for an object not yet
-        seen); `clock` is the wall clock."""
+        """`wake` asks the scheduler for a pass (drift to repair, statuses dropped); `may_write`
+        says whether this process still holds the writer Lease (the status writer asks before
+        each write); `complete` whether every kind has been listed (only then are declared links
+        written: none is deleted for an object not yet seen); `clock` is the wall clock."""
         self._kube = kube
         self._metrics = metrics
         self._status_concurrency = config.status_concurrency
         self._wake = wake
-        self._waiting = waiting
         self._clock = clock
         self._complete = complete
         self._declared = DeclaredLinkWriter(
@@ -109,6 +111,14 @@ class PassExecutor:
         # Statuses written but not yet seen back through the watch, so a pass in between does not
         # write them again (with a new lastTransitionTime).
         self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._statuses = StatusWriter(
+            kube=kube,
+            concurrency=config.status_concurrency,
+            post_event=self._post_event,
+            written=self._written.__setitem__,
+            may_write=may_write,
+            wake=wake,
+        )
         self._reasons: dict[tuple[str, str], tuple[Mapping[str, Any], str]] = {}
         #: Shards the API server refused in the last pass.
         self.refused_shards: set[str] = set()
@@ -121,6 +131,7 @@ class PassExecutor:
             shard_budget=config.shard_budget_bytes,
             grace_seconds=config.slug_grace_seconds,
         )
+        metrics.status_backlog.set_function(lambda: self._statuses.backlog)
         # The alert on shard fill divides by this: it must be the budget the planner keeps to.
         metrics.shard_capacity.set(config.shard_budget_bytes)
 
@@ -129,8 +140,18 @@ class PassExecutor:
         self._shards = None
 
     def stand_by(self) -> None:
-        """Another operator writes now: its writes coming back are not drift to repair."""
+        """Another operator writes now: its writes coming back are not drift to repair, and the
+        statuses queued are its to write."""
         self._own.forget()
+        self._statuses.abandon()
+
+    async def statuses_written(self) -> None:
+        """Wait until the statuses (and Events) handed over so far are written."""
+        await self._statuses.drained()
+
+    async def close(self) -> None:
+        """Stop writing statuses (shutting down)."""
+        await self._statuses.close()
 
     def table_changed(self, event: TableEvent) -> None:
         """A routing-table ConfigMap changed: unless this operator did it, repair it now."""
@@ -156,25 +177,30 @@ class PassExecutor:
         self._metrics.plan_duration.observe(plan_seconds)
         self._own.planned([*wanted.shards, MANIFEST_NAME])
         try:
+            # The table first: no status write starts meanwhile, and one in flight for a link
+            # this plan changes lands before the table that changes it.
+            await self._statuses.hold(wanted.statuses.keys())
             table_written, self.refused_shards = await self._write_shards(
                 shards, wanted.shards, wanted.served
             )
             table_written = await self._write_manifest(shards) or table_written
+            # A status describing a refused shard would claim a table that is not there: keep
+            # it (and its Events) for the pass that writes the shard.
+            withheld = {
+                key
+                for key, names in (wanted.depends_on.items() if self.refused_shards else ())
+                if key in wanted.statuses and not names.isdisjoint(self.refused_shards)
+            }
+            self._statuses.offer(
+                {k: v for k, v in wanted.statuses.items() if k not in withheld},
+                [event for event in wanted.events if event.cause not in withheld],
+            )
         finally:  # judge the watch events held while writing, now the versions written are known
+            self._statuses.release()
             versions = {name: shard.resource_version for name, shard in shards.items()}
             if self._manifest is not None:
                 versions[MANIFEST_NAME] = self._manifest.resource_version
             self._repair(self._own.written(versions))
-        # A status describing a refused shard would claim a table that is not there: keep it
-        # (and its Events) for the pass that writes the shard.
-        withheld = {
-            key
-            for key, names in (wanted.depends_on.items() if self.refused_shards else ())
-            if key in wanted.statuses and not names.isdisjoint(self.refused_shards)
-        }
-        statuses = {k: v for k, v in wanted.statuses.items() if k not in withheld}
-        unwritten = await self._write_statuses(statuses) | withheld
-        await self._post_events([event for event in wanted.events if event.cause not in unwritten])
         if self._complete():
             await self._declared.write(inputs)
         self.last_success = time.time()
@@ -264,12 +290,19 @@ class PassExecutor:
             inputs.links,
             settings=self._settings,
             now=self._clock(),
-            status_of=lambda link: self._written.get(link.key, link.status),
+            status_of=self._status_of,
             table=self._reader.read({name: shard.data for name, shard in shards.items()}),
             policies=inputs.policies,
             namespace_labels=inputs.namespace_labels,
             referents=inputs.referents,
         )
+
+    def _status_of(self, link: IndexedLink) -> Mapping[str, Any]:
+        """The link's status as it will be: queued, being written, written or seen."""
+        pending = self._statuses.pending(link.key)
+        if pending is not None:
+            return pending
+        return self._written.get(link.key, link.status)
 
     async def _write_shards(
         self,
@@ -313,54 +346,21 @@ class PassExecutor:
         await bounded(map(write, sorted(set(shards) - set(wanted))), limit=SHARD_CONCURRENCY)
         return written, refused
 
-    async def _write_statuses(
-        self, statuses: Mapping[tuple[str, str], dict[str, Any]]
-    ) -> set[tuple[str, str]]:
-        """Write `statuses` a few at a time; return the keys of those left for the next pass.
-
-        Thousands of statuses take many seconds to write. Once a change is waiting, and this pass
-        has written statuses for `STATUS_SLICE_SECONDS`, no new write starts: the change gets its
-        pass, and its table write, now; that pass plans the statuses not yet written again.
-        """
-        written: set[tuple[str, str]] = set()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-
-        def give_way() -> bool:
-            return self._waiting() and loop.time() - started >= STATUS_SLICE_SECONDS
-
-        async def write(key: tuple[str, str], status: dict[str, Any]) -> None:
-            await self._kube.patch_status(key[0], key[1], status)
-            self._written[key] = status
-            written.add(key)
-
-        await bounded(
-            (write(key, status) for key, status in statuses.items()),
-            limit=self._status_concurrency,
-            stop=give_way,
-        )
-        return set(statuses) - written
-
-    async def _post_events(self, events: Sequence[Event]) -> None:
-        timestamp = now()
-
-        async def post(event: Event) -> None:
-            try:
-                await self._kube.post_event(
-                    namespace=event.namespace,
-                    name=event.name,
-                    uid=event.uid,
-                    type=event.type,
-                    reason=event.reason,
-                    message=event.message,
-                    now=timestamp,
-                    kind=event.kind,
-                    api_version=event.api_version,
-                )
-            except Exception as error:  # an Event is a courtesy: never retry a pass for one
-                logger.warning("could not post Event %s on %s: %s", event.reason, event.name, error)
-
-        await bounded(map(post, events), limit=self._status_concurrency)
+    async def _post_event(self, event: Event) -> None:
+        try:
+            await self._kube.post_event(
+                namespace=event.namespace,
+                name=event.name,
+                uid=event.uid,
+                type=event.type,
+                reason=event.reason,
+                message=event.message,
+                now=now(),
+                kind=event.kind,
+                api_version=event.api_version,
+            )
+        except Exception as error:  # an Event is a courtesy: never retry anything for one
+            logger.warning("could not post Event %s on %s: %s", event.reason, event.name, error)
 
     def _forget_seen_statuses(self, links: Sequence[IndexedLink]) -> None:
         present = {link.key: link for link in links}

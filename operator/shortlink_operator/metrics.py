@@ -127,6 +127,12 @@ class OperatorMetrics:
             "at once by a pass that repairs the table.",
             registry=r,
         )
+        self.status_backlog = Gauge(
+            "shortlink_operator_status_backlog",
+            "ShortLink statuses (and Events) that passes handed to the status writer and that "
+            "are not written yet.",
+            registry=r,
+        )
         self.last_publish = Gauge(
             "shortlink_operator_last_publish_timestamp_seconds",
             "When the last publishing pass succeeded (Unix time).",

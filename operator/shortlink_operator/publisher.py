@@ -5,8 +5,9 @@ Changes to ShortLinks, policies, namespaces and the objects links name only `req
 The publisher is three parts with one concept each, and this module only connects them:
 - `scheduler`: WHEN a pass runs (wake, debounce, the writer Lease, resync, backoff after errors
   and refused shards, the next time-based change);
-- `executor`: WHAT a pass does (read the shards, plan, write the shards, the manifest, the
-  statuses and the Events, then the ShortLinks annotations declare, see `declaring`);
+- `executor`: WHAT a pass does (read the shards, plan, write the shards and the manifest, hand
+  the statuses and Events to the `status_writer` that writes them beside the passes, then write
+  the ShortLinks annotations declare, see `declaring`);
 - `seeding`: filling the indexes once at start-up, and forgetting objects whose deletion the
   watch missed (at every resync, and as soon as kopf lists a kind again, see `relisted`).
 
@@ -64,7 +65,7 @@ class Publisher:
             config=config,
             metrics=metrics,
             wake=self._scheduler.wake,
-            waiting=lambda: self._scheduler.waiting,
+            may_write=lambda: leadership is None or leadership.holding,
             complete=lambda: indexes is not None and indexes.complete,
             clock=clock,
         )
@@ -101,8 +102,11 @@ class Publisher:
         self._executor.table_restarted()
 
     async def publish(self, inputs: Inputs | Iterable[IndexedLink]) -> PassResult:
-        """One pass: bring the shards, statuses and Events in line with `inputs`."""
-        return await self._executor.run(inputs)
+        """One pass, and its statuses and Events written: bring everything in line with
+        `inputs` (for callers that run passes themselves; `run` never waits for statuses)."""
+        result = await self._executor.run(inputs)
+        await self._executor.statuses_written()
+        return result
 
     async def run(self) -> None:
         """Publish until cancelled; the first pass waits until every link is known."""
@@ -121,6 +125,7 @@ class Publisher:
                 )
             )
         finally:
+            await self._executor.close()
             if self._pruning is not None:
                 self._pruning.cancel()
                 await asyncio.gather(self._pruning, return_exceptions=True)
@@ -131,7 +136,7 @@ class Publisher:
 
     async def _publish_requested(self) -> PassResult:
         assert self._source is not None  # the scheduler runs a pass only when `ready`
-        return await self.publish(self._source())
+        return await self._executor.run(self._source())
 
     def _prune(self) -> None:
         """Forget indexed objects the API server no longer has, beside the passes (at 10,000

@@ -16,6 +16,12 @@ After a pass:
 Every `resync_seconds` it re-reads the table (repairing anything changed behind the operator's
 back) and asks `Hooks.resync` to forget objects whose deletion the watch missed.
 
+A pass ends once the table is written: the statuses it planned are written beside the next
+passes (`status_writer`), so a change arriving during a bulk create waits only for the debounce
+and the pass before it, never for a backlog of statuses. Losing the Lease stops those writes too:
+the status writer asks the Lease before each one, and `Hooks.stand_by` drops what it has queued.
+The Lease is renewed during a pass too, so a pass longer than the Lease does not let it lapse.
+
 Times are the event loop's (`loop.time()`, monotonic), so tests fast-forward them with
 `looptime`; a time-based change (`activeFrom`, `expiresAt`, a grace period) is on the wall clock.
 """
@@ -24,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -89,11 +95,6 @@ class Scheduler:
         """Ask for a pass (as soon as the debounce and the Lease allow)."""
         self._wake.set()
 
-    @property
-    def waiting(self) -> bool:
-        """Whether a request waits for a pass (a running pass gives way to it)."""
-        return self._wake.is_set()
-
     async def run(self, hooks: Hooks) -> None:
         """Run passes when they are due, until cancelled."""
         loop = asyncio.get_running_loop()
@@ -138,9 +139,10 @@ class Scheduler:
                     continue
                 # Gather a burst; and after a long plan (a big table) wait as long again, so a
                 # stream of changes (thousands of links applied at once) leaves kopf half the CPU.
-                await asyncio.sleep(max(self._debounce_seconds, self._plan_seconds))
-                self._wake.clear()
-                result = await hooks.publish()
+                async with self._lease_kept():
+                    await asyncio.sleep(max(self._debounce_seconds, self._plan_seconds))
+                    self._wake.clear()
+                    result = await hooks.publish()
                 self._passed(result, now=loop.time())
             except Conflict:
                 self._metrics.passes.labels("conflict").inc()
@@ -162,6 +164,35 @@ class Scheduler:
                 hooks.reread()
                 await asyncio.sleep(delay)
                 self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self) -> AsyncIterator[None]:
+        """Renew the Lease every renew interval while a pass (and the wait before it) runs.
+
+        The loop looks at the Lease only between passes: on a busy machine a big pass outlasted
+        the Lease, so the status writer (which asks the Lease before each write) dropped its
+        backlog, and a standby could have taken over in the middle of the pass.
+        """
+        leadership = self._leadership
+        if leadership is None:
+            yield
+            return
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(leadership.renew_interval)
+                try:
+                    if not await leadership.ensure():
+                        return  # taken over: the loop stands by after this pass
+                except Exception as error:  # the loop's own look at the Lease reports it
+                    logger.warning("could not renew the writer Lease during a pass: %s", error)
+
+        keeper = asyncio.create_task(renew(), name="shortlink-lease-keeper")
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
     def _passed(self, result: PassResult, *, now: float) -> None:
         self._failures.succeeded()

@@ -227,10 +227,7 @@ class SlowStatusKube(FakeKube):
         self.events.append((event["name"], event["reason"]))
 
 
-async def test_a_change_is_published_without_waiting_for_a_long_status_backlog(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(executor, "STATUS_SLICE_SECONDS", 0.05)
+async def test_a_change_is_published_without_waiting_for_a_long_status_backlog() -> None:
     kube = SlowStatusKube()
     publisher = publisher_of(kube, CONFIG)
     # 400 statuses at 16 at a time and 10 ms each: a quarter of a second of writes.
@@ -375,10 +372,44 @@ async def test_a_pass_plans_with_the_cyclic_collector_paused_and_turns_it_back_o
         config=CONFIG,
         metrics=OperatorMetrics(),
         wake=lambda: None,
-        waiting=lambda: False,
     )
     assert gc.isenabled()
     await passes.run([index_link(obj("a", "https://e.com/a"))])
+    await passes.statuses_written()
     assert seen == [False]
     assert gc.isenabled()
     assert routes(kube) == {"a": "https://e.com/a"}
+
+
+class SlowTableKube(FakeKube):
+    """Each shard write takes 10 s: a pass over a big table on a busy machine."""
+
+    async def update_shard(self, shard: Shard, data: Mapping[str, str]) -> Shard:
+        await asyncio.sleep(10)
+        return await super().update_shard(shard, data)
+
+    async def create_shard(self, name: str, data: Mapping[str, str]) -> Shard:
+        await asyncio.sleep(10)
+        return await super().create_shard(name, data)
+
+
+async def test_a_pass_longer_than_the_lease_keeps_it_and_its_statuses_are_written() -> None:
+    kube = SlowTableKube()
+    leadership = Leadership(
+        kube=kube, name="l", identity="me", duration=15, clock=lambda: "T",
+        monotonic=asyncio.get_running_loop().time,
+    )  # fmt: skip
+    config = replace(CONFIG, shard_count=4)
+    publisher = publisher_of(kube, config, leadership=leadership)
+    links = [index_link(obj(f"l{i}", f"https://e.com/{i}")) for i in range(40)]
+    publisher.request(lambda: Inputs(links=links))
+    task = asyncio.create_task(publisher.run())
+    try:
+        # Four shards and the manifest, 10 s each, four at a time: a first pass of 20 s or more.
+        for _ in range(25):
+            await asyncio.sleep(1)
+            assert leadership.holding
+        await eventually(lambda: len(kube.statuses) == 40, within=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
