@@ -214,9 +214,11 @@ class PassExecutor:
         return PassResult(frozenset(self.refused_shards), wanted.next_change, plan_seconds)
 
     def _reason_of(self, link: IndexedLink) -> str:
-        """The `Ready` reason of the link's status as last written or seen, remembered for each
-        status object: a pass at 100,000 links must not look through every status again."""
-        status = self._written.get(link.key, link.status)
+        """The `Ready` reason of the link's status as it will be (`_status_of`: queued for the
+        status writer, written or seen), remembered for each status object: a pass at 100,000
+        links must not look through every status again. Not the written status alone: the
+        metric is refreshed only by passes, and a status written later starts none."""
+        status = self._status_of(link)
         known = self._reasons.get(link.key)
         if known is None or known[0] is not status:
             known = self._reasons[link.key] = (status, ready_reason(status))

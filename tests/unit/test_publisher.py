@@ -413,3 +413,41 @@ async def test_a_pass_longer_than_the_lease_keeps_it_and_its_statuses_are_writte
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+class HeldStatusKube(FakeKube):
+    """Status writes wait until `release` is set: a backlog the status writer has not reached."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        await self.release.wait()
+        await super().patch_status(namespace, name, status)
+
+
+async def test_links_are_counted_by_the_status_a_pass_decided_before_it_is_written() -> None:
+    # The metric is refreshed only by passes, and a status written later starts none: counted
+    # by the statuses written, a bulk create's links stayed `Unknown` until the next resync.
+    kube = HeldStatusKube()
+    metrics = OperatorMetrics()
+    publisher = Publisher(kube=kube, config=CONFIG, metrics=metrics)
+    first = obj("first", "https://e.com/1", slug="go", created="2026-01-01T00:00:00Z")
+    second = obj("second", "https://e.com/2", slug="go", created="2026-01-02T00:00:00Z")
+    publisher.request(lambda: Inputs(links=[index_link(first), index_link(second)]))
+    task = asyncio.create_task(publisher.run())
+
+    def count(reason: str) -> float | None:
+        return metrics.registry.get_sample_value("shortlink_operator_links", {"reason": reason})
+
+    try:
+        await eventually(lambda: publisher.last_success is not None)
+        assert not kube.statuses
+        assert (count("Published"), count("SlugConflict")) == (1, 1)
+        assert not count("Unknown")
+        kube.release.set()
+        await eventually(lambda: len(kube.statuses) == 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
